@@ -1,0 +1,548 @@
+// loader.cc — read, validate and compile the YAML knowledge base.
+//
+// Every problem is collected (never only the first) with its file and line;
+// yaml-cpp exceptions are caught here and turned into problems.
+#include <re2/re2.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "tunneldoc/knowledge_base.h"
+#include "tunneldoc/matcher.h"
+#include "tunneldoc/parse.h"
+
+namespace tunneldoc {
+
+class KnowledgeBaseLoader {
+ public:
+  explicit KnowledgeBaseLoader(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  LoadResult load();
+
+ private:
+  void problem(const std::string& file, const YAML::Node& node, std::string message) {
+    const int line = node.IsDefined() && node.Mark().line >= 0 ? node.Mark().line + 1 : 0;
+    problems_.push_back({{file, line}, std::move(message)});
+  }
+  void problem(SourceLocation where, std::string message) { problems_.push_back({std::move(where), std::move(message)}); }
+
+  void load_catalogue();
+  void load_file(const std::filesystem::path& path);
+  void load_section(const std::string& file, const YAML::Node& n);
+  void load_signature(const std::string& file, const YAML::Node& n);
+  void check_unknown_keys(const std::string& file, const YAML::Node& n, std::initializer_list<std::string_view> allowed,
+                          std::string_view what);
+  bool read_string(const std::string& file, const YAML::Node& n, const char* key, std::string& out, bool required);
+  bool read_string_list(const std::string& file, const YAML::Node& n, const char* key, std::vector<std::string>& out);
+  bool read_platforms(const std::string& file, const YAML::Node& n, PlatformCommands& out);
+  void cross_check();
+  void run_examples(const std::shared_ptr<const KnowledgeBase>& kb);
+
+  std::filesystem::path dir_;
+  std::vector<LoadProblem> problems_;
+  std::unique_ptr<KnowledgeBase> kb_ = std::make_unique<KnowledgeBase>();
+  std::set<std::string> catalogue_slugs_;
+  std::uint64_t hash_ = 1469598103934665603ULL;  // FNV-1a over every file read
+};
+
+namespace {
+
+std::string read_file(const std::filesystem::path& p, bool& ok) {
+  std::ifstream in(p, std::ios::binary);
+  ok = static_cast<bool>(in);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void fnv(std::uint64_t& h, std::string_view s) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+}
+
+bool valid_id(std::string_view id) {
+  if (id.empty()) return false;
+  return std::all_of(id.begin(), id.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+}
+
+bool known_platform(std::string_view p) {
+  return std::find(std::begin(kPlatforms), std::end(kPlatforms), p) != std::end(kPlatforms);
+}
+
+}  // namespace
+
+std::string_view to_string(Confidence c) {
+  switch (c) {
+    case Confidence::high: return "high";
+    case Confidence::medium: return "medium";
+    case Confidence::low: return "low";
+  }
+  return "medium";
+}
+
+PlatformCommands Section::all_commands() const {
+  PlatformCommands out;
+  for (std::string_view platform : kPlatforms) {
+    std::vector<std::string> list;
+    for (const Step& step : steps) {
+      for (const auto& [p, cmds] : step.commands) {
+        if (p == platform) list.insert(list.end(), cmds.begin(), cmds.end());
+      }
+    }
+    if (!list.empty()) out.emplace_back(std::string(platform), std::move(list));
+  }
+  return out;
+}
+
+const Section* KnowledgeBase::find_section(std::string_view slug) const {
+  for (const Section& s : sections_)
+    if (s.slug == slug) return &s;
+  return nullptr;
+}
+
+const Signature* KnowledgeBase::find_signature(std::string_view id) const {
+  for (const Signature& s : signatures_)
+    if (s.id == id) return &s;
+  return nullptr;
+}
+
+std::vector<const Signature*> KnowledgeBase::signatures_for_key(std::string_view key) const {
+  std::vector<const Signature*> out;
+  for (const Signature& s : signatures_) {
+    if (std::find(s.keys.begin(), s.keys.end(), key) != s.keys.end()) out.push_back(&s);
+  }
+  std::stable_sort(out.begin(), out.end(), [](const Signature* a, const Signature* b) {
+    return a->priority != b->priority ? a->priority > b->priority : a->order < b->order;
+  });
+  return out;
+}
+
+void KnowledgeBaseLoader::check_unknown_keys(const std::string& file, const YAML::Node& n,
+                                             std::initializer_list<std::string_view> allowed, std::string_view what) {
+  for (const auto& kv : n) {
+    const std::string key = kv.first.Scalar();
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      problem(file, kv.first, "unknown " + std::string(what) + " field '" + key + "'");
+    }
+  }
+}
+
+bool KnowledgeBaseLoader::read_string(const std::string& file, const YAML::Node& n, const char* key, std::string& out,
+                                      bool required) {
+  const YAML::Node v = n[key];
+  if (!v.IsDefined() || v.IsNull()) {
+    if (required) problem(file, n, std::string("missing '") + key + "'");
+    return false;
+  }
+  if (!v.IsScalar()) {
+    problem(file, v, std::string("'") + key + "' must be a string");
+    return false;
+  }
+  out = v.Scalar();
+  if (required && out.empty()) {
+    problem(file, v, std::string("'") + key + "' is empty");
+    return false;
+  }
+  return true;
+}
+
+bool KnowledgeBaseLoader::read_string_list(const std::string& file, const YAML::Node& n, const char* key,
+                                           std::vector<std::string>& out) {
+  const YAML::Node v = n[key];
+  if (!v.IsDefined() || v.IsNull()) return false;
+  if (v.IsScalar()) {
+    out.push_back(v.Scalar());
+    return true;
+  }
+  if (!v.IsSequence()) {
+    problem(file, v, std::string("'") + key + "' must be a list of strings");
+    return false;
+  }
+  for (const auto& item : v) {
+    if (!item.IsScalar()) {
+      problem(file, item, std::string("'") + key + "' must be a list of strings");
+      continue;
+    }
+    out.push_back(item.Scalar());
+  }
+  return true;
+}
+
+bool KnowledgeBaseLoader::read_platforms(const std::string& file, const YAML::Node& n, PlatformCommands& out) {
+  if (!n.IsDefined() || n.IsNull()) return true;
+  if (!n.IsMap()) {
+    problem(file, n, "commands must map a platform to a list of commands");
+    return false;
+  }
+  std::map<std::string, std::vector<std::string>> by_platform;
+  for (const auto& kv : n) {
+    const std::string platform = kv.first.Scalar();
+    if (!known_platform(platform)) {
+      problem(file, kv.first, "unknown platform '" + platform + "' (asa, ios, vpn-client, anyconnect, vpn3000)");
+      continue;
+    }
+    std::vector<std::string> cmds;
+    if (kv.second.IsScalar()) {
+      cmds.push_back(kv.second.Scalar());
+    } else if (kv.second.IsSequence()) {
+      for (const auto& c : kv.second) {
+        if (c.IsScalar()) {
+          cmds.push_back(c.Scalar());
+        } else {
+          problem(file, c, "a command must be a string");
+        }
+      }
+    } else {
+      problem(file, kv.second, "commands for '" + platform + "' must be a list of strings");
+    }
+    by_platform[platform] = std::move(cmds);
+  }
+  for (std::string_view p : kPlatforms) {
+    auto it = by_platform.find(std::string(p));
+    if (it != by_platform.end()) out.emplace_back(it->first, std::move(it->second));
+  }
+  return true;
+}
+
+void KnowledgeBaseLoader::load_catalogue() {
+  const auto path = dir_ / "catalogue.tsv";
+  bool ok = false;
+  const std::string text = read_file(path, ok);
+  if (!ok) {
+    problem({path.string(), 0}, "cannot read the section catalogue");
+    return;
+  }
+  fnv(hash_, text);
+  std::istringstream in(text);
+  std::string row;
+  int line = 0;
+  while (std::getline(in, row)) {
+    ++line;
+    if (line == 1 || row.empty()) continue;  // header
+    std::vector<std::string> cols;
+    std::size_t b = 0;
+    for (;;) {
+      const std::size_t tab = row.find('\t', b);
+      cols.push_back(row.substr(b, tab == std::string::npos ? std::string::npos : tab - b));
+      if (tab == std::string::npos) break;
+      b = tab + 1;
+    }
+    if (cols.size() < 5) {
+      problem({path.string(), line}, "catalogue row needs 5 tab-separated columns");
+      continue;
+    }
+    if (!catalogue_slugs_.insert(cols[0]).second) problem({path.string(), line}, "duplicate slug '" + cols[0] + "'");
+    kb_->catalogue_.push_back({cols[0], cols[1], cols[3], cols[4]});
+  }
+}
+
+void KnowledgeBaseLoader::load_section(const std::string& file, const YAML::Node& n) {
+  if (!n.IsMap()) {
+    problem(file, n, "a section must be a mapping");
+    return;
+  }
+  check_unknown_keys(file, n, {"slug", "title", "summary", "steps", "verify", "caution", "related"}, "section");
+  Section s;
+  s.where = {file, n.Mark().line + 1};
+  read_string(file, n, "slug", s.slug, true);
+  read_string(file, n, "title", s.title, true);
+  read_string(file, n, "summary", s.summary, true);
+  std::string caution;
+  if (read_string(file, n, "caution", caution, false) && !caution.empty()) s.caution = caution;
+  read_string_list(file, n, "related", s.related);
+  read_platforms(file, n["verify"], s.verify);
+  const YAML::Node steps = n["steps"];
+  if (!steps.IsDefined() || !steps.IsSequence() || steps.size() == 0) {
+    problem(file, n, "section '" + s.slug + "' needs a non-empty list of steps");
+  } else {
+    for (const auto& st : steps) {
+      Step step;
+      if (st.IsScalar()) {
+        step.text = st.Scalar();
+      } else if (st.IsMap()) {
+        check_unknown_keys(file, st, {"text", "commands"}, "step");
+        read_string(file, st, "text", step.text, true);
+        read_platforms(file, st["commands"], step.commands);
+      } else {
+        problem(file, st, "a step is a string or a mapping with text and commands");
+        continue;
+      }
+      s.steps.push_back(std::move(step));
+    }
+  }
+  if (!s.slug.empty() && !catalogue_slugs_.empty() && !catalogue_slugs_.count(s.slug)) {
+    problem(s.where, "section slug '" + s.slug + "' is not in the catalogue");
+  }
+  kb_->sections_.push_back(std::move(s));
+}
+
+void KnowledgeBaseLoader::load_signature(const std::string& file, const YAML::Node& n) {
+  if (!n.IsMap()) {
+    problem(file, n, "a signature must be a mapping");
+    return;
+  }
+  check_unknown_keys(file, n,
+                     {"id", "keys", "keyless", "pattern", "priority", "title", "diagnosis", "confidence", "sections",
+                      "examples", "counter_examples"},
+                     "signature");
+  Signature s;
+  s.where = {file, n.Mark().line + 1};
+  read_string(file, n, "id", s.id, true);
+  if (!s.id.empty() && !valid_id(s.id)) problem(s.where, "signature id '" + s.id + "' must match [a-z0-9-]+");
+  read_string_list(file, n, "keys", s.keys);
+  if (n["keyless"].IsDefined()) {
+    try {
+      s.keyless = n["keyless"].as<bool>();
+    } catch (const YAML::Exception&) {
+      problem(file, n["keyless"], "'keyless' must be true or false");
+    }
+  }
+  if (s.keyless == !s.keys.empty()) {
+    problem(s.where, "signature '" + s.id + "' needs either keys or keyless: true (not both)");
+  }
+  for (const auto& k : s.keys) {
+    if (k.empty() || k.size() > LogRecord::kMaxKey || k.find(' ') != std::string::npos) {
+      problem(s.where, "signature '" + s.id + "' has an invalid key '" + k + "'");
+    }
+  }
+  if (n["priority"].IsDefined()) {
+    try {
+      s.priority = n["priority"].as<int>();
+    } catch (const YAML::Exception&) {
+      problem(file, n["priority"], "'priority' must be an integer");
+    }
+  }
+  read_string(file, n, "title", s.title, true);
+  read_string(file, n, "diagnosis", s.diagnosis, true);
+  std::string confidence;
+  if (read_string(file, n, "confidence", confidence, true)) {
+    if (confidence == "high") {
+      s.confidence = Confidence::high;
+    } else if (confidence == "medium") {
+      s.confidence = Confidence::medium;
+    } else if (confidence == "low") {
+      s.confidence = Confidence::low;
+    } else {
+      problem(file, n["confidence"], "confidence must be high, medium or low, not '" + confidence + "'");
+    }
+  }
+  read_string_list(file, n, "sections", s.sections);
+  if (s.sections.empty()) problem(s.where, "signature '" + s.id + "' points to no section");
+  for (const auto& slug : s.sections) {
+    if (!catalogue_slugs_.empty() && !catalogue_slugs_.count(slug)) {
+      problem(file, n["sections"], "signature '" + s.id + "' points to unknown section '" + slug + "'");
+    }
+  }
+  if (read_string(file, n, "pattern", s.pattern, true)) {
+    RE2::Options options;
+    options.set_log_errors(false);
+    auto re = std::make_shared<RE2>(s.pattern, options);
+    if (!re->ok()) {
+      problem(file, n["pattern"], "signature '" + s.id + "': bad pattern: " + re->error());
+    } else {
+      s.group_names.assign(static_cast<std::size_t>(re->NumberOfCapturingGroups()) + 1, "");
+      for (const auto& [name, index] : re->NamedCapturingGroups()) s.group_names[static_cast<std::size_t>(index)] = name;
+      if (re->NumberOfCapturingGroups() > 32) problem(file, n["pattern"], "more than 32 capture groups");
+      s.regex = std::move(re);
+    }
+  }
+  const YAML::Node examples = n["examples"];
+  if (!examples.IsDefined() || !examples.IsSequence() || examples.size() == 0) {
+    problem(s.where, "signature '" + s.id + "' has no examples (at least one is required)");
+  } else {
+    for (const auto& e : examples) {
+      Example ex;
+      ex.where = {file, e.Mark().line + 1};
+      if (!e.IsMap()) {
+        problem(file, e, "an example is a mapping with 'line' and 'fields'");
+        continue;
+      }
+      check_unknown_keys(file, e, {"line", "fields"}, "example");
+      read_string(file, e, "line", ex.line, true);
+      const YAML::Node f = e["fields"];
+      if (f.IsDefined() && !f.IsNull()) {
+        if (!f.IsMap()) {
+          problem(file, f, "example fields must be a mapping");
+        } else {
+          for (const auto& kv : f) ex.fields.emplace_back(kv.first.Scalar(), kv.second.Scalar());
+        }
+      }
+      std::sort(ex.fields.begin(), ex.fields.end());
+      s.examples.push_back(std::move(ex));
+    }
+  }
+  const YAML::Node counters = n["counter_examples"];
+  if (counters.IsDefined() && counters.IsSequence()) {
+    for (const auto& c : counters) {
+      if (!c.IsScalar()) {
+        problem(file, c, "a counter-example is a string");
+        continue;
+      }
+      s.counter_examples.push_back({c.Scalar(), {}, {file, c.Mark().line + 1}});
+    }
+  }
+  kb_->signatures_.push_back(std::move(s));
+}
+
+void KnowledgeBaseLoader::load_file(const std::filesystem::path& path) {
+  const std::string file = path.string();
+  bool ok = false;
+  const std::string text = read_file(path, ok);
+  if (!ok) {
+    problem({file, 0}, "cannot read file");
+    return;
+  }
+  fnv(hash_, file);
+  fnv(hash_, text);
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    problem({file, e.mark.line + 1}, "YAML syntax error: " + e.msg);
+    return;
+  } catch (const YAML::Exception& e) {
+    problem({file, 0}, std::string("YAML error: ") + e.what());
+    return;
+  }
+  if (root.IsNull()) return;
+  if (!root.IsMap()) {
+    problem(file, root, "top level must be a mapping with 'sections' and/or 'signatures'");
+    return;
+  }
+  try {
+    check_unknown_keys(file, root, {"sections", "signatures"}, "top-level");
+    for (const char* part : {"sections", "signatures"}) {
+      const YAML::Node list = root[part];
+      if (!list.IsDefined() || list.IsNull()) continue;
+      if (!list.IsSequence()) {
+        problem(file, list, std::string("'") + part + "' must be a list");
+        continue;
+      }
+      for (const auto& item : list) {
+        if (part[1] == 'e') {
+          load_section(file, item);
+        } else {
+          load_signature(file, item);
+        }
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    problem({file, e.mark.line + 1}, std::string("YAML error: ") + e.what());
+  }
+}
+
+void KnowledgeBaseLoader::cross_check() {
+  std::map<std::string, SourceLocation> seen;
+  for (const Section& s : kb_->sections_) {
+    if (s.slug.empty()) continue;
+    auto [it, inserted] = seen.emplace(s.slug, s.where);
+    if (!inserted) problem(s.where, "duplicate section '" + s.slug + "' (first at " + it->second.to_string() + ")");
+    for (const auto& r : s.related) {
+      if (!catalogue_slugs_.empty() && !catalogue_slugs_.count(r)) {
+        problem(s.where, "section '" + s.slug + "' relates to unknown section '" + r + "'");
+      }
+    }
+  }
+  for (const auto& c : kb_->catalogue_) {
+    if (!seen.count(c.slug)) problem({(dir_ / "catalogue.tsv").string(), 0}, "catalogue slug '" + c.slug + "' has no section entry");
+  }
+  std::map<std::string, SourceLocation> ids;
+  for (const Signature& s : kb_->signatures_) {
+    if (s.id.empty()) continue;
+    auto [it, inserted] = ids.emplace(s.id, s.where);
+    if (!inserted) problem(s.where, "duplicate signature id '" + s.id + "' (first at " + it->second.to_string() + ")");
+  }
+}
+
+void KnowledgeBaseLoader::run_examples(const std::shared_ptr<const KnowledgeBase>& kb) {
+  const Matcher matcher(kb);
+  Fields fields;
+  for (const Signature& s : kb->signatures()) {
+    for (const Example& ex : s.examples) {
+      const LogRecord r = parse_line(ex.line);
+      const Signature* got = matcher.match(r, fields);
+      if (got != &s) {
+        problem(ex.where, "example of '" + s.id + "' " +
+                              (got ? "is matched by '" + got->id + "' instead" : std::string("does not match")) +
+                              " (key '" + std::string(r.key()) + "', text '" + std::string(r.text.substr(0, 120)) + "')");
+        continue;
+      }
+      std::vector<std::pair<std::string, std::string>> actual;
+      for (const auto& [k, v] : fields) {
+        if (!v.empty()) actual.emplace_back(std::string(k), std::string(v));
+      }
+      std::sort(actual.begin(), actual.end());
+      if (actual != ex.fields) {
+        std::string got_text;
+        for (const auto& [k, v] : actual) got_text += " " + k + "=" + v;
+        std::string want_text;
+        for (const auto& [k, v] : ex.fields) want_text += " " + k + "=" + v;
+        problem(ex.where, "example of '" + s.id + "' yields fields {" + got_text + " } but expects {" + want_text + " }");
+      }
+    }
+    for (const Example& ex : s.counter_examples) {
+      const LogRecord r = parse_line(ex.line);
+      if (matcher.match(r, fields) == &s) problem(ex.where, "counter-example matches '" + s.id + "'");
+    }
+  }
+}
+
+LoadResult KnowledgeBaseLoader::load() {
+  const auto start = std::chrono::steady_clock::now();
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir_, ec)) {
+    return {nullptr, {{{dir_.string(), 0}, "not a knowledge-base directory"}}};
+  }
+  load_catalogue();
+  std::vector<std::filesystem::path> files;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir_, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file(ec) && it->path().extension() == ".yaml") files.push_back(it->path());
+  }
+  if (ec) problem({dir_.string(), 0}, "cannot list directory: " + ec.message());
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) load_file(f);
+  cross_check();
+  for (std::size_t i = 0; i < kb_->signatures_.size(); ++i) kb_->signatures_[i].order = static_cast<int>(i);
+  if (!problems_.empty()) return {nullptr, std::move(problems_)};
+  kb_->directory_ = dir_;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(hash_));
+  kb_->version_ = std::string(buf, 12);
+  std::shared_ptr<KnowledgeBase> kb(std::move(kb_));
+  run_examples(kb);
+  if (!problems_.empty()) return {nullptr, std::move(problems_)};
+  kb->load_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return {std::move(kb), {}};
+}
+
+LoadResult load_knowledge_base(const std::filesystem::path& dir) {
+  try {
+    return KnowledgeBaseLoader(dir).load();
+  } catch (const std::exception& e) {
+    return {nullptr, {{{dir.string(), 0}, std::string("unexpected error: ") + e.what()}}};
+  }
+}
+
+std::filesystem::path default_signature_dir() {
+  if (const char* env = std::getenv("TUNNELDOC_SIGNATURES"); env != nullptr && *env != '\0') return env;
+#ifdef TUNNELDOC_INSTALLED_SIGNATURES
+  std::error_code ec;
+  if (std::filesystem::is_directory(TUNNELDOC_INSTALLED_SIGNATURES, ec)) return TUNNELDOC_INSTALLED_SIGNATURES;
+#endif
+#ifdef TUNNELDOC_SOURCE_SIGNATURES
+  std::error_code ec2;
+  if (std::filesystem::is_directory(TUNNELDOC_SOURCE_SIGNATURES, ec2)) return TUNNELDOC_SOURCE_SIGNATURES;
+#endif
+  return "signatures";
+}
+
+}  // namespace tunneldoc

@@ -1,0 +1,453 @@
+// parser.cc — header and message-id recognition for every form in docs/design.
+//
+// The parser works on string_views with a small cursor and never allocates.
+// Strategy: find the message id (`%FAC-SEV-MNEMONIC:`) first, because it is
+// the one thing all syslog forms share; what precedes it is the header. Lines
+// without one are tried as ASDM export, VPN Client and VPN 3000 forms, and
+// otherwise become keyless records.
+#include <cstring>
+#include <string_view>
+
+#include "tunneldoc/parse.h"
+
+namespace tunneldoc {
+namespace {
+
+using sv = std::string_view;
+
+constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
+constexpr bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
+constexpr bool is_alpha(char c) { return is_upper(c) || (c >= 'a' && c <= 'z'); }
+constexpr bool is_space(char c) { return c == ' ' || c == '\t'; }
+
+// A forward-only cursor over a string_view.
+struct Cursor {
+  sv s;
+  std::size_t i = 0;
+
+  bool done() const { return i >= s.size(); }
+  char peek(std::size_t ahead = 0) const { return i + ahead < s.size() ? s[i + ahead] : '\0'; }
+  bool eat(char c) {
+    if (peek() != c) return false;
+    ++i;
+    return true;
+  }
+  bool eat(sv word) {
+    if (s.substr(i, word.size()) != word) return false;
+    i += word.size();
+    return true;
+  }
+  void skip_spaces() {
+    while (!done() && is_space(s[i])) ++i;
+  }
+  // Reads 1..max_digits digits as a number; -1 (cursor unmoved) if none.
+  int number(std::size_t min_digits, std::size_t max_digits) {
+    std::size_t n = 0;
+    int v = 0;
+    while (n < max_digits && is_digit(peek(n))) {
+      v = v * 10 + (peek(n) - '0');
+      ++n;
+    }
+    if (n < min_digits) return -1;
+    i += n;
+    return v;
+  }
+  sv token() {  // up to the next space
+    const std::size_t b = i;
+    while (!done() && !is_space(s[i])) ++i;
+    return s.substr(b, i - b);
+  }
+  sv rest() const { return i < s.size() ? s.substr(i) : sv{}; }
+};
+
+int month_number(sv m) {
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  if (m.size() != 3) return 0;
+  for (int k = 0; k < 12; ++k) {
+    if (m[0] == kMonths[k][0] && m[1] == kMonths[k][1] && m[2] == kMonths[k][2]) return k + 1;
+  }
+  return 0;
+}
+
+// hh:mm:ss[.fraction]; on failure the cursor is restored.
+bool parse_clock(Cursor& c, EventTime& t) {
+  Cursor save = c;
+  const int h = c.number(1, 2);
+  if (h < 0 || !c.eat(':')) return (c = save, false);
+  const int m = c.number(2, 2);
+  if (m < 0 || !c.eat(':')) return (c = save, false);
+  const int s = c.number(2, 2);
+  if (s < 0 || h > 23 || m > 59 || s > 60) return (c = save, false);
+  t.hour = h;
+  t.minute = m;
+  t.second = s;
+  if (c.peek() == '.' && is_digit(c.peek(1))) {
+    ++c.i;
+    int ms = 0, n = 0;
+    while (is_digit(c.peek())) {
+      if (n < 3) ms = ms * 10 + (c.peek() - '0');
+      ++n;
+      ++c.i;
+    }
+    for (; n < 3; ++n) ms *= 10;
+    t.millis = ms;
+  }
+  return true;
+}
+
+// Z | +hh:mm | -hh:mm | +hhmm
+bool parse_offset(Cursor& c, EventTime& t) {
+  if (c.eat('Z') || c.eat('z')) {
+    t.has_offset = true;
+    t.offset_minutes = 0;
+    return true;
+  }
+  const char sign = c.peek();
+  if (sign != '+' && sign != '-') return false;
+  Cursor save = c;
+  ++c.i;
+  const int h = c.number(2, 2);
+  c.eat(':');
+  const int m = c.number(2, 2);
+  if (h < 0 || m < 0) return (c = save, false);
+  t.has_offset = true;
+  t.offset_minutes = (sign == '-' ? -1 : 1) * (h * 60 + m);
+  return true;
+}
+
+// yyyy-mm-dd[T ]hh:mm:ss[.f][offset]
+bool parse_rfc3339(Cursor& c, EventTime& t) {
+  Cursor save = c;
+  const int y = c.number(4, 4);
+  if (y < 0 || !c.eat('-')) return (c = save, false);
+  const int mo = c.number(2, 2);
+  if (mo < 1 || mo > 12 || !c.eat('-')) return (c = save, false);
+  const int d = c.number(2, 2);
+  if (d < 1 || d > 31 || !(c.eat('T') || c.eat('t') || c.eat(' '))) return (c = save, false);
+  EventTime out;
+  if (!parse_clock(c, out)) return (c = save, false);
+  parse_offset(c, out);
+  out.year = y;
+  out.month = mo;
+  out.day = d;
+  t = out;
+  return true;
+}
+
+// Mmm dd [yyyy] hh:mm:ss[.fff] [ZONE]
+bool parse_bsd(Cursor& c, EventTime& t) {
+  Cursor save = c;
+  const int mo = month_number(c.s.substr(c.i, 3));
+  if (mo == 0 || !is_space(c.peek(3))) return false;
+  c.i += 3;
+  c.skip_spaces();
+  const int d = c.number(1, 2);
+  if (d < 1 || d > 31 || !is_space(c.peek())) return (c = save, false);
+  c.skip_spaces();
+  EventTime out;
+  if (is_digit(c.peek()) && is_digit(c.peek(1)) && is_digit(c.peek(2)) && is_digit(c.peek(3)) &&
+      is_space(c.peek(4))) {
+    out.year = c.number(4, 4);
+    c.skip_spaces();
+  }
+  if (!parse_clock(c, out)) return (c = save, false);
+  out.month = mo;
+  out.day = d;
+  // Optional zone: "UTC"/"GMT" always, other names only when followed by ':'
+  // (IOS "show-timezone"), so that a host name is not taken for a zone.
+  if (is_space(c.peek())) {
+    Cursor z = c;
+    z.skip_spaces();
+    std::size_t n = 0;
+    while (is_upper(z.peek(n))) ++n;
+    const sv name = z.s.substr(z.i, n);
+    if (n >= 3 && n <= 5 && (z.peek(n) == ':' || ((name == "UTC" || name == "GMT") && (is_space(z.peek(n)) || z.peek(n) == '\0')))) {
+      if (name == "UTC" || name == "GMT") {
+        out.has_offset = true;
+        out.offset_minutes = 0;
+      }
+      z.i += n;
+      c = z;
+    }
+  }
+  t = out;
+  return true;
+}
+
+// [<PRI>]: fills facility/severity; returns false if absent.
+void parse_pri(Cursor& c, LogRecord& r) {
+  if (c.peek() != '<') return;
+  Cursor save = c;
+  ++c.i;
+  const int pri = c.number(1, 3);
+  if (pri < 0 || pri > 191 || !c.eat('>')) {
+    c = save;
+    return;
+  }
+  r.facility = pri >> 3;
+  r.severity = pri & 7;
+}
+
+// Parses what precedes the message (or the whole line for keyless records):
+// PRI, RFC 5424 fields, IOS sequence number, timestamp, host. Leaves the cursor
+// at the start of what follows the header.
+void parse_header(Cursor& c, LogRecord& r, bool keyed) {
+  parse_pri(c, r);
+  // RFC 5424: "<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD"
+  if (r.facility >= 0 && c.peek() == '1' && c.peek(1) == ' ') {
+    Cursor v = c;
+    v.i += 2;
+    EventTime t;
+    if (parse_rfc3339(v, t) || v.peek() == '-') {
+      if (v.peek() == '-' && !t.valid()) ++v.i;
+      r.time = t;
+      r.form = HeaderForm::rfc5424;
+      v.skip_spaces();
+      sv host = v.token();
+      r.host = host == "-" ? sv{} : host;
+      for (int k = 0; k < 3 && !v.done(); ++k) {  // APP-NAME, PROCID, MSGID
+        v.skip_spaces();
+        v.token();
+      }
+      v.skip_spaces();
+      if (v.peek() == '-' && (is_space(v.peek(1)) || v.peek(1) == '\0')) {
+        ++v.i;
+      } else {
+        while (v.peek() == '[') {  // structured data; values may hold escaped ']'
+          ++v.i;
+          while (!v.done() && v.peek() != ']') v.i += (v.peek() == '\\') ? 2 : 1;
+          v.eat(']');
+        }
+      }
+      v.skip_spaces();
+      c = v;
+      return;
+    }
+  }
+  // IOS sequence number "000123: "
+  {
+    std::size_t n = 0;
+    while (is_digit(c.peek(n))) ++n;
+    if (n > 0 && c.peek(n) == ':' && is_space(c.peek(n + 1))) {
+      c.i += n + 1;
+      c.skip_spaces();
+    }
+  }
+  // IOS marks unsynchronised clocks with '*' and doubtful ones with '.'
+  if ((c.peek() == '*' || c.peek() == '.') && is_alpha(c.peek(1))) ++c.i;
+  if (parse_rfc3339(c, r.time)) {
+    r.form = HeaderForm::rfc3339;
+  } else if (parse_bsd(c, r.time)) {
+    r.form = HeaderForm::bsd;
+  } else {
+    return;
+  }
+  c.eat(':');
+  c.skip_spaces();
+  if (keyed) {
+    // Between the timestamp and the message id: the device-id or relay host,
+    // possibly followed by " :" (ASA "logging device-id").
+    sv host = c.token();
+    while (!host.empty() && host.back() == ':') host.remove_suffix(1);
+    r.host = host;
+    return;
+  }
+  // Keyless: take a host only in the unambiguous ASA form "host : text".
+  Cursor h = c;
+  sv host = h.token();
+  if (!host.empty() && host[0] != '[' && h.peek() == ' ' && h.peek(1) == ':' && (h.peek(2) == ' ' || h.peek(2) == '\0')) {
+    r.host = host;
+    h.i += 2;
+    h.skip_spaces();
+    c = h;
+  }
+}
+
+bool is_asa_family(sv fac) { return fac == "ASA" || fac == "FTD" || fac == "PIX" || fac == "FWSM"; }
+
+struct MessageId {
+  std::size_t start = 0;  // index of '%'
+  std::size_t end = 0;    // index of the ':' that ends it
+  sv facility, mnemonic;
+  int severity = -1;
+};
+
+// Finds "%FAC-SEV-MNEMONIC:" where FAC=[A-Z][A-Z0-9_]*, SEV=digit,
+// MNEMONIC=[A-Z0-9_]+, and the '%' starts the line or follows ' ', ':' or '>'.
+bool find_message_id(sv line, MessageId& out) {
+  constexpr std::size_t kSearchLimit = 512;  // message ids sit in the header
+  const sv head = line.substr(0, kSearchLimit);
+  std::size_t from = 0;
+  while (from < head.size()) {
+    const void* hit = std::memchr(head.data() + from, '%', head.size() - from);
+    if (hit == nullptr) return false;
+    const std::size_t p = static_cast<const char*>(hit) - line.data();
+    from = p + 1;
+    if (p > 0 && line[p - 1] != ' ' && line[p - 1] != ':' && line[p - 1] != '>' && line[p - 1] != '\t') continue;
+    std::size_t i = p + 1;
+    if (i >= line.size() || !is_upper(line[i])) continue;
+    const std::size_t fb = i;
+    while (i < line.size() && (is_upper(line[i]) || is_digit(line[i]) || line[i] == '_')) ++i;
+    if (i + 2 >= line.size() || line[i] != '-' || !is_digit(line[i + 1]) || line[i + 2] != '-') continue;
+    const sv fac = line.substr(fb, i - fb);
+    const int sev = line[i + 1] - '0';
+    i += 3;
+    const std::size_t mb = i;
+    while (i < line.size() && (is_upper(line[i]) || is_digit(line[i]) || line[i] == '_')) ++i;
+    if (i == mb || i >= line.size() || line[i] != ':') continue;
+    out.start = p;
+    out.end = i;
+    out.facility = fac;
+    out.mnemonic = line.substr(mb, i - mb);
+    out.severity = sev > 7 ? -1 : sev;
+    return true;
+  }
+  return false;
+}
+
+bool all_digits(sv s) {
+  if (s.empty()) return false;
+  for (char ch : s)
+    if (!is_digit(ch)) return false;
+  return true;
+}
+
+std::uint32_t to_u32(sv s) {
+  std::uint32_t v = 0;
+  for (char ch : s) v = v * 10 + static_cast<std::uint32_t>(ch - '0');
+  return v;
+}
+
+sv trim_leading(sv s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  return s;
+}
+
+// "4|Mar 24 2010 10:21:50|713903: IP = ..."
+bool parse_asdm(sv line, LogRecord& r) {
+  if (line.size() < 4 || !is_digit(line[0]) || line[1] != '|') return false;
+  Cursor c{line, 2};
+  EventTime t;
+  if (!parse_bsd(c, t) || !c.eat('|')) return false;
+  const std::size_t b = c.i;
+  while (is_digit(c.peek())) ++c.i;
+  if (c.i == b || c.i - b > 9 || c.peek() != ':') return false;
+  const sv id = line.substr(b, c.i - b);
+  r.form = HeaderForm::asdm;
+  r.time = t;
+  r.severity = line[0] - '0' <= 7 ? line[0] - '0' : -1;
+  r.message_id = id;
+  r.set_key(id);
+  r.numeric_key = to_u32(id);
+  r.text = trim_leading(line.substr(c.i + 1));
+  return true;
+}
+
+int vpn_client_severity(sv name) {
+  if (name == "Critical" || name == "Fatal") return 2;
+  if (name == "Error") return 3;
+  if (name == "Warning") return 4;
+  if (name == "Info" || name == "Informational") return 6;
+  if (name == "Debug") return 7;
+  return -1;
+}
+
+// "1 12:41:51.900 02/18/06 Sev=Warning/3 IKE/0xE3000056"
+// "20932 10/26/2007 14:37:45.430 SEV=3 AUTH/5 RPT=1863 10.19.187.229 Authentication rejected: ..."
+bool parse_vpn_client_or_3000(sv line, LogRecord& r) {
+  Cursor c{line, 0};
+  if (c.number(1, 9) < 0 || !is_space(c.peek())) return false;
+  c.skip_spaces();
+  EventTime t;
+  int mo, d, y;
+  const bool vpn3000 = is_digit(c.peek()) && (c.peek(1) == '/' || c.peek(2) == '/');
+  if (vpn3000) {
+    if ((mo = c.number(1, 2)) < 1 || !c.eat('/') || (d = c.number(1, 2)) < 1 || !c.eat('/') ||
+        (y = c.number(4, 4)) < 0 || !is_space(c.peek()))
+      return false;
+    c.skip_spaces();
+    if (!parse_clock(c, t)) return false;
+  } else {
+    if (!parse_clock(c, t) || !is_space(c.peek())) return false;
+    c.skip_spaces();
+    if ((mo = c.number(1, 2)) < 1 || !c.eat('/') || (d = c.number(1, 2)) < 1 || !c.eat('/') ||
+        (y = c.number(2, 4)) < 0)
+      return false;
+    if (y < 100) y += 2000;
+  }
+  c.skip_spaces();
+  int severity = -1;
+  if (vpn3000) {
+    if (!c.eat("SEV=")) return false;
+    const int n = c.number(1, 2);
+    if (n < 0) return false;
+    severity = n <= 1 ? 3 : n == 2 ? 4 : n <= 6 ? 6 : 7;
+  } else {
+    if (!c.eat("Sev=")) return false;
+    const std::size_t b = c.i;
+    while (is_alpha(c.peek())) ++c.i;
+    severity = vpn_client_severity(line.substr(b, c.i - b));
+    if (c.eat('/')) c.number(1, 2);
+  }
+  c.skip_spaces();
+  const sv id = c.token();  // CLASS/0xCODE or CLASS/N
+  const std::size_t slash = id.find('/');
+  if (slash == sv::npos || slash == 0 || slash + 1 == id.size()) return false;
+  c.skip_spaces();
+  if (vpn3000 && c.eat("RPT=")) {
+    c.number(1, 9);
+    c.skip_spaces();
+  }
+  t.year = y;
+  t.month = mo;
+  t.day = d;
+  r.time = t;
+  r.form = vpn3000 ? HeaderForm::vpn3000 : HeaderForm::vpn_client;
+  r.severity = severity;
+  r.message_id = id;
+  r.set_key(id);
+  r.text = c.rest();
+  return true;
+}
+
+}  // namespace
+
+LogRecord parse_line(std::string_view line, const ParseOptions& options) {
+  LogRecord r;
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  if (line.size() > options.max_line_bytes) {
+    line = line.substr(0, options.max_line_bytes);
+    r.truncated = true;
+  }
+  r.line = line;
+
+  MessageId id;
+  if (find_message_id(line, id)) {
+    Cursor c{line.substr(0, id.start), 0};
+    parse_header(c, r, /*keyed=*/true);
+    r.message_id = line.substr(id.start + 1, id.end - id.start - 1);
+    if (id.severity >= 0) r.severity = id.severity;
+    if (is_asa_family(id.facility) && all_digits(id.mnemonic) && id.mnemonic.size() <= 9) {
+      r.set_key(id.mnemonic);
+      r.numeric_key = to_u32(id.mnemonic);
+    } else {
+      r.set_key(id.facility, id.mnemonic);
+    }
+    r.text = trim_leading(line.substr(id.end + 1));
+    return r;
+  }
+  if (!line.empty() && is_digit(line[0]) && (parse_asdm(line, r) || parse_vpn_client_or_3000(line, r))) {
+    return r;
+  }
+  const bool truncated = r.truncated;
+  r = LogRecord{};  // a failed ASDM / VPN Client attempt may have left values
+  r.line = line;
+  r.truncated = truncated;
+  Cursor c{line, 0};
+  parse_header(c, r, /*keyed=*/false);
+  r.text = c.rest();
+  return r;
+}
+
+}  // namespace tunneldoc

@@ -1,0 +1,174 @@
+// json_renderer.cc — the diagnosis record as one JSON line.
+#include <fmt/format.h>
+
+#include <ctime>
+
+#include "tunneldoc/render.h"
+
+namespace tunneldoc {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+json platform_json(const PlatformCommands& commands) {
+  json out = json::object();
+  for (const auto& [platform, list] : commands) out[platform] = list;
+  return out;
+}
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+int current_year() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  return tm.tm_year + 1900;
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view s) {
+  bool plain = true;  // fast path: printable ASCII without quote or backslash
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f || c == '"' || c == '\\') {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    out += '"';
+    out += s;
+    out += '"';
+    return;
+  }
+  out += dump(json(std::string(s)));
+}
+
+nlohmann::ordered_json section_json(const Section& s) {
+  json steps = json::array();
+  for (const Step& step : s.steps) steps.push_back(step.text);
+  json related = json::array();
+  for (const auto& r : s.related) related.push_back(r);
+  return json{{"section", s.slug},
+              {"title", s.title},
+              {"summary", s.summary},
+              {"steps", steps},
+              {"commands", platform_json(s.all_commands())},
+              {"verify", platform_json(s.verify)},
+              {"caution", s.caution ? json(*s.caution) : json(nullptr)},
+              {"related", related}};
+}
+
+nlohmann::ordered_json signature_json(const Signature& s, const KnowledgeBase& kb) {
+  json remedies = json::array();
+  for (const auto& slug : s.sections) {
+    if (const Section* sec = kb.find_section(slug)) remedies.push_back(section_json(*sec));
+  }
+  json j = json::object();
+  j["signature"] = s.id;
+  j["title"] = s.title;
+  j["diagnosis"] = s.diagnosis;
+  j["confidence"] = std::string(to_string(s.confidence));
+  j["sections"] = s.sections;
+  j["remedies"] = remedies;
+  return j;
+}
+
+JsonRenderer::JsonRenderer(std::shared_ptr<const KnowledgeBase> kb, RenderOptions options)
+    : kb_(std::move(kb)), options_(std::move(options)) {
+  if (options_.default_year == 0) options_.default_year = current_year();
+  for (const Signature& s : kb_->signatures()) {
+    head_.push_back("\"signature\":" + dump(json(s.id)));
+    json j = signature_json(s, *kb_);
+    std::string body;
+    for (const char* member : {"title", "diagnosis", "confidence", "sections", "remedies"}) {
+      if (!body.empty()) body += ',';
+      body += dump(json(member));
+      body += ':';
+      body += dump(j[member]);
+    }
+    body_.push_back(std::move(body));
+  }
+}
+
+std::string_view JsonRenderer::received() {
+  const auto now = options_.clock();
+  const std::int64_t ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  if (ms != received_ms_) {
+    received_ms_ = ms;
+    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    received_text_ = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+  }
+  return received_text_;
+}
+
+void JsonRenderer::render(const Diagnosis& d, std::string& out) {
+  const auto order = static_cast<std::size_t>(d.signature->order);
+  out += "{\"schema\":\"";
+  out += kSchema;
+  out += "\",\"time\":";
+  if (d.time.valid()) {
+    out += '"';
+    out += d.time.to_rfc3339(options_.default_year);
+    out += '"';
+  } else {
+    out += "null";
+  }
+  out += ",\"received\":\"";
+  out += received();
+  out += "\",\"host\":";
+  if (d.host.empty()) {
+    out += "null";
+  } else {
+    append_json_string(out, d.host);
+  }
+  out += ",\"message_id\":";
+  if (d.message_id.empty()) {
+    out += "null";
+  } else {
+    append_json_string(out, d.message_id);
+  }
+  out += ",\"severity\":";
+  if (d.severity >= 0) {
+    out += static_cast<char>('0' + d.severity);
+  } else {
+    out += "null";
+  }
+  out += ',';
+  out += head_[order];
+  out += ",\"kind\":\"";
+  out += d.kind;
+  out += "\",";
+  out += body_[order];
+  out += ",\"fields\":{";
+  if (d.fields != nullptr) {
+    bool first = true;
+    for (const auto& [name, value] : *d.fields) {
+      if (!first) out += ',';
+      first = false;
+      append_json_string(out, name);
+      out += ':';
+      append_json_string(out, value);
+    }
+  }
+  out += "},\"evidence\":[";
+  for (std::size_t i = 0; i < d.evidence_count; ++i) {
+    if (i != 0) out += ',';
+    out += "{\"line\":";
+    append_json_string(out, d.evidence[i].line);
+    out += ",\"source\":";
+    append_json_string(out, d.evidence[i].source);
+    out += '}';
+  }
+  out += "],\"count\":";
+  out += std::to_string(d.count);
+  if (d.truncated) out += ",\"truncated\":true";
+  out += "}\n";
+}
+
+}  // namespace tunneldoc

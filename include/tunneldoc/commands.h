@@ -1,0 +1,47 @@
+// commands.h — the one-shot subcommands (scan, explain, check) as functions,
+// so that main only parses the command line and tests can run them in-process.
+//
+// Each returns the process exit code and writes only to the streams it is
+// given. None of them throws.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace tunneldoc {
+
+struct ScanOptions {
+  std::vector<std::string> files;       // empty or "-": standard input
+  std::filesystem::path signatures;     // knowledge-base directory
+  bool stats = false;                   // counters to `err` at the end
+  int year = 0;                         // year for headers without one; 0 = current
+  std::size_t max_line = 64 * 1024;
+};
+
+// Exit code: 0 when every input was read, 1 when an input could not be
+// opened or read (the others are still scanned), 2 when the knowledge base
+// does not load.
+int run_scan(const ScanOptions& options, std::ostream& out, std::ostream& err);
+
+struct ExplainOptions {
+  std::string query;                    // slug, signature id, message id/key, or a log line
+  std::filesystem::path signatures;
+  bool json = false;
+};
+
+// Exit code: 0 when something in the knowledge base answers, 1 when nothing
+// does, 2 when the knowledge base does not load.
+int run_explain(const ExplainOptions& options, std::ostream& out, std::ostream& err);
+
+struct CheckOptions {
+  std::filesystem::path signatures;
+  bool coverage = false;                // per-slug coverage table (Markdown)
+};
+
+// Exit code: 0 when the knowledge base loads and every example passes.
+int run_check(const CheckOptions& options, std::ostream& out, std::ostream& err);
+
+}  // namespace tunneldoc

@@ -1,0 +1,139 @@
+// knowledge_base.h — the compiled knowledge base: sections and signatures.
+//
+// A KnowledgeBase is built once by load_knowledge_base() and is immutable
+// afterwards; share it as std::shared_ptr<const KnowledgeBase>. All const
+// member functions are safe to call from any number of threads. A reload
+// builds a new one; a failed load never touches the one in service.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace re2 {
+class RE2;
+}
+
+namespace tunneldoc {
+
+// Command lists per platform, in the fixed platform order of kPlatforms.
+using PlatformCommands = std::vector<std::pair<std::string, std::vector<std::string>>>;
+inline constexpr std::string_view kPlatforms[] = {"asa", "ios", "vpn-client", "anyconnect", "vpn3000"};
+
+struct SourceLocation {
+  std::string file;
+  int line = 0;  // 1-based
+  std::string to_string() const { return file + ":" + std::to_string(line); }
+};
+
+struct Step {
+  std::string text;
+  PlatformCommands commands;
+};
+
+struct Section {
+  std::string slug;
+  std::string title;
+  std::string summary;
+  std::vector<Step> steps;
+  PlatformCommands verify;
+  std::optional<std::string> caution;
+  std::vector<std::string> related;
+  SourceLocation where;
+
+  // Every step's commands per platform, in step order.
+  PlatformCommands all_commands() const;
+};
+
+enum class Confidence { high, medium, low };
+std::string_view to_string(Confidence c);
+
+struct Example {
+  std::string line;
+  std::vector<std::pair<std::string, std::string>> fields;  // sorted by name
+  SourceLocation where;
+};
+
+struct Signature {
+  std::string id;
+  std::vector<std::string> keys;  // empty when keyless
+  bool keyless = false;
+  std::string pattern;
+  int priority = 0;
+  std::string title;
+  std::string diagnosis;
+  Confidence confidence = Confidence::medium;
+  std::vector<std::string> sections;
+  std::vector<Example> examples;
+  std::vector<Example> counter_examples;  // fields unused
+  SourceLocation where;
+  int order = 0;  // load order, for ties in priority
+
+  // Compiled at load.
+  std::shared_ptr<const re2::RE2> regex;
+  std::vector<std::string> group_names;  // index = capture group number; "" if unnamed
+};
+
+// One line of the guide catalogue (signatures/catalogue.tsv).
+struct CatalogueEntry {
+  std::string slug;
+  std::string title;
+  std::string kind;
+  std::string triggers;
+};
+
+class KnowledgeBase {
+ public:
+  KnowledgeBase() = default;
+  KnowledgeBase(const KnowledgeBase&) = delete;
+  KnowledgeBase& operator=(const KnowledgeBase&) = delete;
+
+  const std::vector<Section>& sections() const { return sections_; }
+  const std::vector<Signature>& signatures() const { return signatures_; }
+  const std::vector<CatalogueEntry>& catalogue() const { return catalogue_; }
+  const Section* find_section(std::string_view slug) const;
+  const Signature* find_signature(std::string_view id) const;
+  // Signatures that list `key` among their keys, highest priority first.
+  std::vector<const Signature*> signatures_for_key(std::string_view key) const;
+
+  // A short content hash of every file loaded, for metrics and logs.
+  const std::string& version() const { return version_; }
+  const std::filesystem::path& directory() const { return directory_; }
+  double load_milliseconds() const { return load_ms_; }
+
+ private:
+  friend class KnowledgeBaseLoader;
+  std::vector<Section> sections_;
+  std::vector<Signature> signatures_;
+  std::vector<CatalogueEntry> catalogue_;
+  std::string version_;
+  std::filesystem::path directory_;
+  double load_ms_ = 0;
+};
+
+struct LoadProblem {
+  SourceLocation where;
+  std::string message;
+  std::string to_string() const { return where.to_string() + ": " + message; }
+};
+
+struct LoadResult {
+  std::shared_ptr<const KnowledgeBase> kb;  // null when problems is not empty
+  std::vector<LoadProblem> problems;
+  bool ok() const { return kb != nullptr; }
+};
+
+// Loads every *.yaml below `dir` and the catalogue `dir/catalogue.tsv`,
+// validates everything, compiles the patterns and runs every inline example.
+// Never throws; every problem found is reported, with file and line.
+LoadResult load_knowledge_base(const std::filesystem::path& dir);
+
+// The directory to use when none is given: $TUNNELDOC_SIGNATURES, else the
+// installed share directory, else ./signatures.
+std::filesystem::path default_signature_dir();
+
+}  // namespace tunneldoc

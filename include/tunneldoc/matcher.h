@@ -1,0 +1,65 @@
+// matcher.h — the signature index: from a LogRecord to the signature that
+// explains it, with the fields its pattern extracts.
+//
+// Built once from a knowledge base and immutable afterwards: match() is const
+// and safe to call from many threads at once (each with its own Fields). The
+// Matcher keeps its KnowledgeBase alive. A line whose key no signature uses
+// costs one bitmap test or hash lookup and allocates nothing.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "tunneldoc/knowledge_base.h"
+#include "tunneldoc/record.h"
+
+namespace tunneldoc {
+
+// Extracted fields: (group name, value) with values pointing into the line.
+// Reuse one Fields across calls: clear() keeps its capacity.
+using Fields = std::vector<std::pair<std::string_view, std::string_view>>;
+
+class Matcher {
+ public:
+  explicit Matcher(std::shared_ptr<const KnowledgeBase> kb);
+  ~Matcher();
+  Matcher(const Matcher&) = delete;
+  Matcher& operator=(const Matcher&) = delete;
+
+  // The best signature for `record`, or nullptr. On a match, `fields` holds
+  // the named groups that took part in it (cleared first either way).
+  const Signature* match(const LogRecord& record, Fields& fields) const;
+
+  // True if some signature uses this key (for `explain` and statistics).
+  bool knows_key(std::string_view key) const;
+
+  const KnowledgeBase& kb() const { return *kb_; }
+  const std::shared_ptr<const KnowledgeBase>& kb_ptr() const { return kb_; }
+
+ private:
+  struct Range {
+    std::uint32_t begin = 0, end = 0;  // into by_key_
+  };
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
+  bool run(const Signature& sig, std::string_view text, Fields& fields) const;
+
+  std::shared_ptr<const KnowledgeBase> kb_;
+  std::vector<std::uint64_t> numeric_bits_;  // bit per ASA id < kNumericLimit
+  std::unordered_map<std::uint32_t, Range> numeric_;
+  std::unordered_map<std::string, Range, StringHash, std::equal_to<>> named_;
+  std::vector<const Signature*> by_key_;
+  std::vector<const Signature*> keyless_;     // index = RE2::Set pattern index
+  struct KeylessSet;  // wraps re2::RE2::Set, which cannot be forward-declared
+  std::unique_ptr<KeylessSet> keyless_set_;
+};
+
+}  // namespace tunneldoc
