@@ -29,7 +29,9 @@ class KnowledgeBaseLoader {
     const int line = node.IsDefined() && node.Mark().line >= 0 ? node.Mark().line + 1 : 0;
     problems_.push_back({{file, line}, std::move(message)});
   }
-  void problem(SourceLocation where, std::string message) { problems_.push_back({std::move(where), std::move(message)}); }
+  void problem(SourceLocation where, std::string message) {
+    problems_.push_back({std::move(where), std::move(message)});
+  }
 
   void load_catalogue();
   void load_file(const std::filesystem::path& path);
@@ -81,9 +83,12 @@ bool known_platform(std::string_view p) {
 
 std::string_view to_string(Confidence c) {
   switch (c) {
-    case Confidence::high: return "high";
-    case Confidence::medium: return "medium";
-    case Confidence::low: return "low";
+    case Confidence::high:
+      return "high";
+    case Confidence::medium:
+      return "medium";
+    case Confidence::low:
+      return "low";
   }
   return "medium";
 }
@@ -343,13 +348,17 @@ void KnowledgeBaseLoader::load_signature(const std::string& file, const YAML::No
   }
   if (read_string(file, n, "pattern", s.pattern, true)) {
     RE2::Options options;
+    // Byte-oriented matching: log lines may hold invalid UTF-8, and '.' must
+    // still cross it. Pattern literals are matched byte for byte either way.
+    options.set_encoding(RE2::Options::EncodingLatin1);
     options.set_log_errors(false);
     auto re = std::make_shared<RE2>(s.pattern, options);
     if (!re->ok()) {
       problem(file, n["pattern"], "signature '" + s.id + "': bad pattern: " + re->error());
     } else {
       s.group_names.assign(static_cast<std::size_t>(re->NumberOfCapturingGroups()) + 1, "");
-      for (const auto& [name, index] : re->NamedCapturingGroups()) s.group_names[static_cast<std::size_t>(index)] = name;
+      for (const auto& [name, index] : re->NamedCapturingGroups())
+        s.group_names[static_cast<std::size_t>(index)] = name;
       if (re->NumberOfCapturingGroups() > 32) problem(file, n["pattern"], "more than 32 capture groups");
       s.regex = std::move(re);
     }
@@ -452,7 +461,8 @@ void KnowledgeBaseLoader::cross_check() {
     }
   }
   for (const auto& c : kb_->catalogue_) {
-    if (!seen.count(c.slug)) problem({(dir_ / "catalogue.tsv").string(), 0}, "catalogue slug '" + c.slug + "' has no section entry");
+    if (!seen.count(c.slug))
+      problem({(dir_ / "catalogue.tsv").string(), 0}, "catalogue slug '" + c.slug + "' has no section entry");
   }
   std::map<std::string, SourceLocation> ids;
   for (const Signature& s : kb_->signatures_) {
@@ -466,13 +476,15 @@ void KnowledgeBaseLoader::run_examples(const std::shared_ptr<const KnowledgeBase
   const Matcher matcher(kb);
   Fields fields;
   for (const Signature& s : kb->signatures()) {
+    if (!s.regex) continue;  // already reported as a bad pattern
     for (const Example& ex : s.examples) {
       const LogRecord r = parse_line(ex.line);
       const Signature* got = matcher.match(r, fields);
       if (got != &s) {
         problem(ex.where, "example of '" + s.id + "' " +
                               (got ? "is matched by '" + got->id + "' instead" : std::string("does not match")) +
-                              " (key '" + std::string(r.key()) + "', text '" + std::string(r.text.substr(0, 120)) + "')");
+                              " (key '" + std::string(r.key()) + "', text '" + std::string(r.text.substr(0, 120)) +
+                              "')");
         continue;
       }
       std::vector<std::pair<std::string, std::string>> actual;
@@ -485,7 +497,8 @@ void KnowledgeBaseLoader::run_examples(const std::shared_ptr<const KnowledgeBase
         for (const auto& [k, v] : actual) got_text += " " + k + "=" + v;
         std::string want_text;
         for (const auto& [k, v] : ex.fields) want_text += " " + k + "=" + v;
-        problem(ex.where, "example of '" + s.id + "' yields fields {" + got_text + " } but expects {" + want_text + " }");
+        problem(ex.where,
+                "example of '" + s.id + "' yields fields {" + got_text + " } but expects {" + want_text + " }");
       }
     }
     for (const Example& ex : s.counter_examples) {
@@ -512,13 +525,12 @@ LoadResult KnowledgeBaseLoader::load() {
   for (const auto& f : files) load_file(f);
   cross_check();
   for (std::size_t i = 0; i < kb_->signatures_.size(); ++i) kb_->signatures_[i].order = static_cast<int>(i);
-  if (!problems_.empty()) return {nullptr, std::move(problems_)};
   kb_->directory_ = dir_;
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(hash_));
   kb_->version_ = std::string(buf, 12);
   std::shared_ptr<KnowledgeBase> kb(std::move(kb_));
-  run_examples(kb);
+  run_examples(kb);  // also when there are other problems: report them all at once
   if (!problems_.empty()) return {nullptr, std::move(problems_)};
   kb->load_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return {std::move(kb), {}};

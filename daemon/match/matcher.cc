@@ -39,6 +39,7 @@ Matcher::Matcher(std::shared_ptr<const KnowledgeBase> kb) : kb_(std::move(kb)) {
   std::unordered_map<std::string, std::vector<const Signature*>> groups;
   std::vector<std::string> key_order;
   for (const Signature& sig : kb_->signatures()) {
+    if (!sig.regex) continue;  // only in a knowledge base that failed to load
     if (sig.keyless) {
       keyless_.push_back(&sig);
       continue;
@@ -65,6 +66,9 @@ Matcher::Matcher(std::shared_ptr<const KnowledgeBase> kb) : kb_(std::move(kb)) {
   }
   std::stable_sort(keyless_.begin(), keyless_.end(), before);
   RE2::Options options;
+  // Byte-oriented matching: log lines may hold invalid UTF-8, and '.' must
+  // still cross it. Pattern literals are matched byte for byte either way.
+  options.set_encoding(RE2::Options::EncodingLatin1);
   options.set_log_errors(false);
   keyless_set_ = std::make_unique<KeylessSet>(options);
   for (const Signature* sig : keyless_) {

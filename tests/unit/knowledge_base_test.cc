@@ -1,1 +1,79 @@
+// The loader validates everything and reports every problem with file and line.
 #include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <string>
+
+#include "tunneldoc/knowledge_base.h"
+
+using tunneldoc::load_knowledge_base;
+
+namespace {
+const std::string kData = TUNNELDOC_TEST_DATA "/data/";
+
+bool has_problem(const tunneldoc::LoadResult& r, const std::string& file, const std::string& text) {
+  return std::any_of(r.problems.begin(), r.problems.end(), [&](const tunneldoc::LoadProblem& p) {
+    return p.where.file.find(file) != std::string::npos && p.message.find(text) != std::string::npos &&
+           p.where.line > 0;
+  });
+}
+}  // namespace
+
+TEST_CASE("a valid knowledge base loads", "[kb]") {
+  const auto r = load_knowledge_base(kData + "mini-kb");
+  INFO((r.problems.empty() ? std::string() : r.problems.front().to_string()));
+  REQUIRE(r.ok());
+  const auto& kb = *r.kb;
+  CHECK(kb.sections().size() == 2);
+  CHECK(kb.signatures().size() == 5);
+  CHECK(kb.version().size() == 12);
+  const auto* psk = kb.find_section("psk-mismatch");
+  REQUIRE(psk != nullptr);
+  CHECK(psk->steps.size() == 2);
+  CHECK(psk->steps[1].commands.size() == 2);
+  CHECK_FALSE(psk->caution.has_value());
+  CHECK(psk->related == std::vector<std::string>{"clear-sa"});
+  const auto* clear = kb.find_section("clear-sa");
+  REQUIRE(clear != nullptr);
+  REQUIRE(clear->caution.has_value());
+  // Commands come out in the fixed platform order (asa before ios) whatever the YAML order.
+  const auto all = clear->all_commands();
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].first == "asa");
+  CHECK(all[1].first == "ios");
+  const auto by_key = kb.signatures_for_key("713904");
+  REQUIRE(by_key.size() == 2);
+  CHECK(by_key[0]->id == "specific-713904");  // higher priority first
+}
+
+TEST_CASE("every problem of a broken knowledge base is reported with file and line", "[kb][bad-input]") {
+  const auto r = load_knowledge_base(kData + "broken-kb");
+  REQUIRE_FALSE(r.ok());
+  for (const auto& p : r.problems) INFO(p.to_string());
+  CHECK(has_problem(r, "signatures.yaml", "unknown section 'no-such-section'"));
+  CHECK(has_problem(r, "signatures.yaml", "bad pattern"));
+  CHECK(has_problem(r, "signatures.yaml", "has no examples"));
+  CHECK(has_problem(r, "signatures.yaml", "confidence must be high, medium or low"));
+  CHECK(has_problem(r, "signatures.yaml", "duplicate signature id 'no-examples'"));
+  CHECK(has_problem(r, "examples.yaml", "does not match"));
+  CHECK(has_problem(r, "examples.yaml", "yields fields { peer_ip=1.2.3.4 } but expects { peer_ip=9.9.9.9 }"));
+  CHECK(has_problem(r, "syntax.yaml", "YAML syntax error"));
+  CHECK(r.problems.size() >= 8);
+}
+
+TEST_CASE("a missing directory or catalogue is a problem, not a crash", "[kb][bad-input]") {
+  CHECK_FALSE(load_knowledge_base("/nonexistent/kb").ok());
+  CHECK_FALSE(load_knowledge_base(kData + "..").ok());  // tests/ has no catalogue.tsv
+}
+
+TEST_CASE("the shipped knowledge base loads, covers every catalogue slug, and loads quickly enough to matter",
+          "[kb]") {
+  const auto r = load_knowledge_base(TUNNELDOC_SIGNATURE_DIR);
+  for (const auto& p : r.problems) INFO(p.to_string());
+  REQUIRE(r.ok());
+  CHECK(r.kb->catalogue().size() == 65);
+  for (const auto& c : r.kb->catalogue()) {
+    INFO(c.slug);
+    CHECK(r.kb->find_section(c.slug) != nullptr);
+  }
+}

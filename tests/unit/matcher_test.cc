@@ -1,1 +1,89 @@
+// Key lookup first, then that key's signatures by priority; keyless through RE2::Set.
 #include <catch2/catch.hpp>
+
+#include <string>
+
+#include "tunneldoc/matcher.h"
+#include "tunneldoc/parse.h"
+
+using namespace tunneldoc;
+
+namespace {
+std::shared_ptr<const KnowledgeBase> mini() {
+  static auto r = load_knowledge_base(TUNNELDOC_TEST_DATA "/data/mini-kb");
+  REQUIRE(r.ok());
+  return r.kb;
+}
+
+std::string field(const Fields& f, std::string_view name) {
+  for (const auto& [k, v] : f)
+    if (k == name) return std::string(v);
+  return "<none>";
+}
+}  // namespace
+
+TEST_CASE("a line whose key no signature uses matches nothing", "[match]") {
+  const Matcher m(mini());
+  Fields f;
+  CHECK(m.match(parse_line("%ASA-6-302013: Built inbound TCP connection"), f) == nullptr);
+  CHECK(m.match(parse_line("%SYS-5-CONFIG_I: Configured from console"), f) == nullptr);
+  CHECK_FALSE(m.knows_key("302013"));
+  CHECK(m.knows_key("713904"));
+  CHECK(m.knows_key("CRYPTO-IKMP_NO_SA"));
+}
+
+TEST_CASE("priority decides among one key's signatures, with a fallback", "[match]") {
+  const Matcher m(mini());
+  Fields f;
+  const Signature* s =
+      m.match(parse_line("<165>Nov 26 2026 09:20:11 hq-asa : %ASA-5-713904: IP = 203.0.113.9, Received an "
+                         "un-encrypted NO_PROPOSAL_CHOSEN notify message, drop"),
+              f);
+  REQUIRE(s != nullptr);
+  CHECK(s->id == "specific-713904");
+  CHECK(field(f, "peer_ip") == "203.0.113.9");
+  CHECK(field(f, "what") == "NO_PROPOSAL_CHOSEN");
+  s = m.match(parse_line("%FTD-3-713904: IP = 198.51.100.2, Something unrelated"), f);
+  REQUIRE(s != nullptr);
+  CHECK(s->id == "generic-713904");
+  CHECK(f.size() == 1);
+}
+
+TEST_CASE("IOS mnemonics match by FACILITY-MNEMONIC whatever the severity", "[match]") {
+  const Matcher m(mini());
+  Fields f;
+  for (const char* line : {"%CRYPTO-4-IKMP_NO_SA: IKE message from 198.51.100.7 has no SA",
+                           "<189>45: *Mar  1 00:31:55.431: %CRYPTO-6-IKMP_NO_SA: IKE message from 198.51.100.7 has no SA"}) {
+    const Signature* s = m.match(parse_line(line), f);
+    REQUIRE(s != nullptr);
+    CHECK(s->id == "ikmp-no-sa");
+    CHECK(field(f, "peer_ip") == "198.51.100.7");
+  }
+}
+
+TEST_CASE("keyless lines go through the set; the higher priority wins", "[match]") {
+  const Matcher m(mini());
+  Fields f;
+  const Signature* s = m.match(parse_line("   Rekey     : no           State     : MM_WAIT_MSG_6"), f);
+  REQUIRE(s != nullptr);
+  CHECK(s->id == "msg6");
+  CHECK(field(f, "state") == "MM_WAIT_MSG_6");
+  s = m.match(parse_line("State : MM_WAIT_MSG2"), f);
+  REQUIRE(s != nullptr);
+  CHECK(s->id == "keyless-low");
+  CHECK(f.empty());
+  CHECK(m.match(parse_line("State : MM_ACTIVE"), f) == nullptr);
+}
+
+TEST_CASE("keyed lines never reach keyless signatures", "[match]") {
+  const Matcher m(mini());
+  Fields f;
+  CHECK(m.match(parse_line("%ASA-6-302013: State : MM_WAIT_MSG6"), f) == nullptr);
+}
+
+TEST_CASE("fields are cleared when nothing matches", "[match]") {
+  const Matcher m(mini());
+  Fields f{{"stale", "value"}};
+  CHECK(m.match(parse_line("nothing here"), f) == nullptr);
+  CHECK(f.empty());
+}

@@ -1,1 +1,129 @@
+// `tunneldoc scan` in-process: order, sources, bad files, exit codes.
 #include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tunneldoc/commands.h"
+
+using nlohmann::json;
+
+namespace {
+struct TempFile {
+  std::string path;
+  explicit TempFile(const std::string& content) {
+    char name[] = "/tmp/tunneldoc-scan-XXXXXX";
+    const int fd = ::mkstemp(name);
+    REQUIRE(fd >= 0);
+    REQUIRE(::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()));
+    ::close(fd);
+    path = name;
+  }
+  ~TempFile() { std::remove(path.c_str()); }
+};
+
+std::vector<json> lines_of(const std::string& out) {
+  std::vector<json> v;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) v.push_back(json::parse(line));
+  return v;
+}
+
+tunneldoc::ScanOptions options(std::vector<std::string> files) {
+  tunneldoc::ScanOptions o;
+  o.files = std::move(files);
+  o.signatures = TUNNELDOC_TEST_DATA "/data/mini-kb";
+  o.year = 2026;
+  return o;
+}
+
+const char* kNoProposal = "%ASA-5-713904: IP = 1.2.3.4, Received an un-encrypted NO_PROPOSAL_CHOSEN notify message\n";
+const char* kNoSa = "%CRYPTO-4-IKMP_NO_SA: IKE message from 198.51.100.7 has no SA\n";
+const char* kTraffic = "%ASA-6-302013: Built inbound TCP connection 1\n";
+}  // namespace
+
+TEST_CASE("one record per diagnosed line, in input order, with file:PATH:LINE", "[scan]") {
+  TempFile f(std::string(kTraffic) + kNoSa + kTraffic + kNoProposal + kNoProposal);
+  std::ostringstream out, err;
+  CHECK(tunneldoc::run_scan(options({f.path}), out, err) == 0);
+  const auto v = lines_of(out.str());
+  REQUIRE(v.size() == 3);  // repeats are not folded in scan mode
+  CHECK(v[0]["signature"] == "ikmp-no-sa");
+  CHECK(v[0]["evidence"][0]["source"] == "file:" + f.path + ":2");
+  CHECK(v[1]["evidence"][0]["source"] == "file:" + f.path + ":4");
+  CHECK(v[2]["evidence"][0]["source"] == "file:" + f.path + ":5");
+  CHECK(err.str().empty());
+}
+
+TEST_CASE("a missing file is an error on stderr and exit 1, after the other files are scanned", "[scan][bad-input]") {
+  TempFile a(kNoSa), b(kNoProposal);
+  std::ostringstream out, err;
+  CHECK(tunneldoc::run_scan(options({a.path, "/nonexistent/asa.log", b.path}), out, err) == 1);
+  CHECK(lines_of(out.str()).size() == 2);
+  CHECK(err.str().find("cannot open /nonexistent/asa.log") != std::string::npos);
+}
+
+TEST_CASE("a directory given as input is reported, not fatal", "[scan][bad-input]") {
+  TempFile a(kNoSa);
+  std::ostringstream out, err;
+  CHECK(tunneldoc::run_scan(options({"/tmp", a.path}), out, err) == 1);
+  CHECK(lines_of(out.str()).size() == 1);
+  CHECK(err.str().find("/tmp") != std::string::npos);
+}
+
+TEST_CASE("a binary file does not crash scan and yields valid JSON around it", "[scan][bad-input]") {
+  std::string bytes;
+  for (int i = 0; i < 200000; ++i) bytes += static_cast<char>((i * 7919) % 256);
+  TempFile f(bytes + "\n" + kNoSa + std::string("\x00\xff junk\n", 8) +
+             "%ASA-5-713904: IP = 1.2.3.4, \xff NO_PROPOSAL_CHOSEN\r\n");
+  std::ostringstream out, err;
+  CHECK(tunneldoc::run_scan(options({f.path}), out, err) == 0);
+  const auto v = lines_of(out.str());  // json::parse throws on invalid UTF-8
+  REQUIRE(v.size() == 2);
+  CHECK(v[0]["signature"] == "ikmp-no-sa");
+  CHECK(v[1]["signature"] == "specific-713904");
+  CHECK(v[1]["evidence"][0]["line"].get<std::string>().find("\xEF\xBF\xBD NO_PROPOSAL") != std::string::npos);
+}
+
+TEST_CASE("over-long lines are cut, marked truncated, and still diagnosed", "[scan][bad-input]") {
+  TempFile f("%ASA-5-713904: IP = 1.2.3.4, NO_PROPOSAL_CHOSEN " + std::string(200000, 'x') + "\n" + kNoSa);
+  auto o = options({f.path});
+  o.max_line = 4096;
+  o.stats = true;
+  std::ostringstream out, err;
+  CHECK(tunneldoc::run_scan(o, out, err) == 0);
+  const auto v = lines_of(out.str());
+  REQUIRE(v.size() == 2);
+  CHECK(v[0]["truncated"] == true);
+  CHECK(v[0]["evidence"][0]["line"].get<std::string>().size() == 4096);
+  CHECK(v[1]["evidence"][0]["source"].get<std::string>().substr(f.path.size() + 5) == ":2");
+  CHECK(err.str().find("truncated: 1") != std::string::npos);
+}
+
+TEST_CASE("scan --stats counts lines, diagnoses and unknown keys", "[scan]") {
+  TempFile f(std::string(kTraffic) + kTraffic + kNoSa + "free text\n");
+  auto o = options({f.path});
+  o.stats = true;
+  std::ostringstream out, err;
+  CHECK(tunneldoc::run_scan(o, out, err) == 0);
+  CHECK(err.str().find("lines read: 4") != std::string::npos);
+  CHECK(err.str().find("diagnosed: 1") != std::string::npos);
+  CHECK(err.str().find("unknown keys: 2") != std::string::npos);
+}
+
+TEST_CASE("a knowledge base that does not load is exit 2 with the problems listed", "[scan][bad-input]") {
+  auto o = options({});
+  o.signatures = TUNNELDOC_TEST_DATA "/data/broken-kb";
+  std::ostringstream out, err;
+  CHECK(tunneldoc::run_scan(o, out, err) == 2);
+  CHECK(err.str().find("bad pattern") != std::string::npos);
+  CHECK(out.str().empty());
+}
