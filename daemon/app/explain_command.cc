@@ -65,6 +65,12 @@ std::string key_of(std::string_view q) {
   return std::string(q);
 }
 
+bool looks_like_key(std::string_view q) {
+  while (!q.empty() && (q.back() == ':' || q.back() == ' ')) q.remove_suffix(1);
+  while (!q.empty() && q.front() == ' ') q.remove_prefix(1);
+  return !q.empty() && q.find(' ') == std::string_view::npos;
+}
+
 }  // namespace
 
 int run_explain(const ExplainOptions& options, std::ostream& out, std::ostream& err) {
@@ -96,7 +102,10 @@ int run_explain(const ExplainOptions& options, std::ostream& out, std::ostream& 
     }
     return 0;
   }
-  if (q.find(' ') == std::string::npos || q.front() == '%') {
+  // A message id or key ("713904", "%ASA-5-713904:", "IKE/0xE3000056") has no
+  // space once trailing ':' and spaces are gone; anything longer is a pasted line,
+  // even when it starts with '%', so that it gets the one signature that matches.
+  if (looks_like_key(q)) {
     const auto sigs = kb.signatures_for_key(key_of(q));
     if (!sigs.empty()) {
       nlohmann::ordered_json list = nlohmann::ordered_json::array();
@@ -142,6 +151,15 @@ int run_explain(const ExplainOptions& options, std::ostream& out, std::ostream& 
       print_signature(out, *sig, kb);
     }
     return 0;
+  }
+  if (r.has_key()) {
+    const auto sigs = kb.signatures_for_key(r.key());
+    if (!sigs.empty()) {
+      err << "tunneldoc: the knowledge base knows message id " << r.key() << " (";
+      for (std::size_t i = 0; i < sigs.size(); ++i) err << (i ? ", " : "") << sigs[i]->id;
+      err << ") but none of its signatures matches this text\n";
+      return 1;
+    }
   }
   err << "tunneldoc: nothing in the knowledge base matches '" << q
       << "' (try a section slug, a signature id, a message id such as 713904 or CRYPTO-IKMP_NO_SA, or a whole log "
