@@ -129,17 +129,8 @@ int run_explain(const ExplainOptions& options, std::ostream& out, std::ostream& 
     if (options.json) {
       JsonRenderer renderer(loaded.kb);
       const Evidence evidence{r.line, "argument"};
-      Diagnosis d;
-      d.signature = sig;
-      d.time = r.time;
-      d.host = r.host;
-      d.message_id = r.message_id;
-      d.severity = r.severity;
-      d.fields = &fields;
-      d.evidence = &evidence;
-      d.evidence_count = 1;
       std::string line;
-      renderer.render(d, line);
+      renderer.render(line_diagnosis(r, *sig, fields, evidence), line);
       as_json(nlohmann::ordered_json::parse(line));
     } else {
       out << "Diagnosis for: " << r.line << "\n\n";

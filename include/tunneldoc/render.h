@@ -44,6 +44,23 @@ struct Diagnosis {
   bool truncated = false;  // the (last) input line was cut at the maximum length
 };
 
+// The Diagnosis of one input line (kind "line", count 1). Everything it points
+// to must outlive the returned value.
+inline Diagnosis line_diagnosis(const LogRecord& r, const Signature& sig, const Fields& fields,
+                                const Evidence& evidence) {
+  Diagnosis d;
+  d.signature = &sig;
+  d.time = r.time;
+  d.host = r.host;
+  d.message_id = r.message_id;
+  d.severity = r.severity;
+  d.fields = &fields;
+  d.evidence = &evidence;
+  d.evidence_count = 1;
+  d.truncated = r.truncated;
+  return d;
+}
+
 struct RenderOptions {
   int default_year = 0;  // for headers without a year; 0 = the current year
   std::function<std::chrono::system_clock::time_point()> clock = std::chrono::system_clock::now;

@@ -28,17 +28,8 @@ json render_line(const std::string& line, const std::string& source = "file:asa.
   const Signature* sig = m.match(r, f);
   REQUIRE(sig != nullptr);
   const Evidence ev{r.line, source};
-  Diagnosis d;
-  d.signature = sig;
-  d.time = r.time;
-  d.host = r.host;
-  d.message_id = r.message_id;
-  d.severity = r.severity;
-  d.fields = &f;
-  d.evidence = &ev;
-  d.evidence_count = 1;
   std::string out;
-  renderer.render(d, out);
+  renderer.render(line_diagnosis(r, *sig, f, ev), out);
   REQUIRE(out.back() == '\n');
   REQUIRE(out.find('\n') == out.size() - 1);  // exactly one line
   return json::parse(out);
