@@ -1,0 +1,148 @@
+// metrics_server.cc — /metrics and /healthz over HTTP/1.1 with Boost.Beast.
+#include "tunneldoc/metrics_server.h"
+
+#include <atomic>
+
+#include <utility>  // before Boost 1.74 Asio: awaitable.hpp needs std::exchange
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+namespace tunneldoc {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+
+struct Shared {
+  std::string path;
+  MetricsRegistry& registry;
+  std::function<bool()> healthy;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, std::shared_ptr<const Shared> shared)
+      : stream_(std::move(socket)), shared_(std::move(shared)) {}
+
+  void read() {
+    request_ = {};
+    stream_.expires_after(std::chrono::seconds(10));
+    http::async_read(stream_, buffer_, request_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+ private:
+  void on_read(beast::error_code ec) {
+    if (ec) {
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+      return;
+    }
+    auto res = std::make_shared<http::response<http::string_body>>();
+    res->version(request_.version());
+    res->keep_alive(request_.keep_alive());
+    res->set(http::field::server, "tunneldoc");
+    const auto target = std::string_view(request_.target().data(), request_.target().size());
+    const std::string_view path = target.substr(0, target.find('?'));
+    if (request_.method() != http::verb::get && request_.method() != http::verb::head) {
+      res->result(http::status::method_not_allowed);
+      res->set(http::field::content_type, "text/plain");
+      res->body() = "method not allowed\n";
+    } else if (path == shared_->path) {
+      res->result(http::status::ok);
+      res->set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+      res->body() = shared_->registry.render();
+    } else if (path == "/healthz") {
+      const bool ok = shared_->healthy();
+      res->result(ok ? http::status::ok : http::status::service_unavailable);
+      res->set(http::field::content_type, "text/plain");
+      res->body() = ok ? "ok\n" : "stopping\n";
+    } else {
+      res->result(http::status::not_found);
+      res->set(http::field::content_type, "text/plain");
+      res->body() = "not found; try " + shared_->path + " or /healthz\n";
+    }
+    res->prepare_payload();
+    if (request_.method() == http::verb::head) res->body().clear();
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+      if (ec || !res->keep_alive()) {
+        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+        return;
+      }
+      self->read();
+    });
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  http::request<http::string_body> request_;
+  std::shared_ptr<const Shared> shared_;
+};
+
+class BeastMetricsServer final : public MetricsServer {
+ public:
+  BeastMetricsServer(asio::io_context& io, std::shared_ptr<const Shared> shared)
+      : io_(io), acceptor_(asio::make_strand(io)), shared_(std::move(shared)) {}
+
+  bool bind(const Endpoint& endpoint, std::string& error) {
+    beast::error_code ec;
+    const auto address = asio::ip::make_address(endpoint.address, ec);
+    const tcp::endpoint ep(address, endpoint.port);
+    if (!ec) acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      error = "cannot listen for metrics on " + endpoint.to_string() + ": " + ec.message();
+      return false;
+    }
+    const auto bound = acceptor_.local_endpoint();
+    local_ = Endpoint{bound.address().to_string(), bound.port()};
+    return true;
+  }
+
+  void start() override {
+    asio::post(acceptor_.get_executor(), [this] { accept(); });
+  }
+  void stop() override {
+    if (stopping_.exchange(true)) return;
+    asio::post(acceptor_.get_executor(), [this] {
+      beast::error_code ec;
+      acceptor_.close(ec);
+    });
+  }
+  Endpoint local_endpoint() const override { return local_; }
+
+ private:
+  void accept() {
+    if (stopping_) return;
+    acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted || stopping_) return;
+      if (!ec) std::make_shared<Session>(std::move(socket), shared_)->read();
+      accept();
+    });
+  }
+
+  asio::io_context& io_;
+  tcp::acceptor acceptor_;
+  std::shared_ptr<const Shared> shared_;
+  Endpoint local_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace
+
+std::unique_ptr<MetricsServer> make_metrics_server(asio::io_context& io, const Endpoint& endpoint, std::string path,
+                                                   MetricsRegistry& registry, std::function<bool()> healthy,
+                                                   std::string& error) {
+  auto shared = std::make_shared<const Shared>(Shared{std::move(path), registry, std::move(healthy)});
+  auto server = std::make_unique<BeastMetricsServer>(io, std::move(shared));
+  if (!server->bind(endpoint, error)) return nullptr;
+  return server;
+}
+
+}  // namespace tunneldoc

@@ -1,0 +1,414 @@
+// serve.cc — `tunneldoc serve` and `tunneldoc tail`: wiring and life cycle.
+//
+// Phases (rsyslog's): configuration → knowledge base → output → bind → run.
+// Signals arrive through an asio::signal_set on the I/O threads: SIGHUP
+// reloads, SIGTERM/SIGINT start the shutdown.
+#include "tunneldoc/serve.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <thread>
+
+#include <utility>  // before Boost 1.74 Asio: awaitable.hpp needs std::exchange
+
+#include <boost/asio.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "tunneldoc/config.h"
+#include "tunneldoc/file_follower.h"
+#include "tunneldoc/knowledge_base.h"
+#include "tunneldoc/listener.h"
+#include "tunneldoc/metrics.h"
+#include "tunneldoc/metrics_server.h"
+#include "tunneldoc/pipeline.h"
+#include "tunneldoc/sink.h"
+
+namespace tunneldoc {
+namespace {
+
+namespace asio = boost::asio;
+
+void setup_logging(const std::string& level) {
+  static bool done = false;
+  if (!done) {
+    auto logger = spdlog::stderr_color_mt("tunneldoc");
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z tunneldoc[%P] %^%l%$: %v");
+    spdlog::set_default_logger(logger);
+    spdlog::flush_on(spdlog::level::info);
+    done = true;
+  }
+  spdlog::set_level(spdlog::level::from_str(level == "warning" ? "warn" : level));
+}
+
+// Applies the command-line overrides to `c`; appends problems to `errors`.
+void apply_overrides(const ServeOptions& o, ServeConfig& c, std::vector<std::string>& errors) {
+  if (!o.udp.empty() || !o.tcp.empty() || !o.tls.empty()) {
+    c.listeners.clear();
+    auto add = [&](const std::vector<std::string>& list, Transport t) {
+      for (const std::string& text : list) {
+        std::string why;
+        auto ep = parse_endpoint(text, &why);
+        if (!ep) {
+          errors.push_back(fmt::format("--{}: {}", to_string(t), why));
+          continue;
+        }
+        ListenerConfig l;
+        l.transport = t;
+        l.endpoint = *ep;
+        if (t == Transport::tls) {
+          l.certificate = o.tls_certificate;
+          l.key = o.tls_key;
+          l.ca = o.tls_ca;
+          l.verify_client = !o.tls_ca.empty();
+        }
+        c.listeners.push_back(std::move(l));
+      }
+    };
+    add(o.udp, Transport::udp);
+    add(o.tcp, Transport::tcp);
+    add(o.tls, Transport::tls);
+  }
+  if (o.output) c.output = *o.output;
+  if (o.signatures) c.signatures = *o.signatures;
+  if (o.log_level) c.log_level = *o.log_level;
+  if (o.state_file) c.state_file = *o.state_file;
+  for (const std::string& f : o.files) c.files.push_back(FileSourceConfig{f, false});
+  if (o.metrics) {
+    if (*o.metrics == "off") {
+      c.metrics.reset();
+    } else {
+      std::string why;
+      if (auto ep = parse_endpoint(*o.metrics, &why)) {
+        c.metrics = *ep;
+      } else {
+        errors.push_back("--metrics: " + why);
+      }
+    }
+  }
+  if (c.signatures.empty()) c.signatures = default_signature_dir();
+}
+
+// The whole configuration: file (or defaults), overrides, validation.
+ConfigResult assemble_config(const ServeOptions& o) {
+  ConfigResult r;
+  if (!o.config_file.empty()) {
+    r = load_config(o.config_file);
+  } else {
+    r.config = default_config();
+  }
+  apply_overrides(o, r.config, r.errors);
+  if (r.errors.empty()) validate_config(r.config, r.errors);
+  return r;
+}
+
+class Server {
+ public:
+  // `reassemble` builds the configuration again on SIGHUP.
+  Server(ServeOptions options, ServeConfig config, std::function<ConfigResult()> reassemble)
+      : options_(std::move(options)),
+        config_(std::move(config)),
+        reassemble_(std::move(reassemble)),
+        reload_ok_(metrics_.counter("tunneldoc_reloads_total", "Reloads (SIGHUP)", {{"result", "ok"}})),
+        reload_failed_(metrics_.counter("tunneldoc_reloads_total", "Reloads (SIGHUP)", {{"result", "failed"}})),
+        last_reload_ok_(metrics_.gauge("tunneldoc_last_reload_success",
+                                       "1 if the last reload succeeded (or none was asked for), 0 if it failed")),
+        kb_load_seconds_(metrics_.gauge("tunneldoc_kb_load_seconds", "Time the knowledge base in service took to load")),
+        kb_signatures_(metrics_.gauge("tunneldoc_kb_signatures", "Signatures in the knowledge base in service")),
+        up_(metrics_.gauge("tunneldoc_up", "1 while serving")) {
+    last_reload_ok_.set(1);
+  }
+
+  int run();
+
+ private:
+  bool bind(std::string& error);
+  void write_ready_file();
+  void on_signal(int signo);
+  void arm_signals();
+  void reload();
+  void shutdown();
+  void note_kb(const KnowledgeBase& kb);
+
+  ServeOptions options_;
+  ServeConfig config_;
+  std::function<ConfigResult()> reassemble_;
+  MetricsRegistry metrics_;
+  Counter& reload_ok_;
+  Counter& reload_failed_;
+  Gauge& last_reload_ok_;
+  Gauge& kb_load_seconds_;
+  Gauge& kb_signatures_;
+  Gauge& up_;
+  Gauge* kb_info_ = nullptr;
+
+  std::unique_ptr<Sink> sink_;
+  std::unique_ptr<Pipeline> pipeline_;
+  asio::io_context io_;
+  std::unique_ptr<asio::signal_set> signals_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::unique_ptr<MetricsServer> http_;
+  std::unique_ptr<Tailer> tailer_;
+  std::atomic<bool> serving_{false};
+  std::atomic<bool> stopping_{false};
+  std::thread watchdog_;
+  std::mutex watchdog_mutex_;
+  std::condition_variable watchdog_cv_;
+  bool finished_ = false;  // guarded by watchdog_mutex_
+};
+
+void Server::note_kb(const KnowledgeBase& kb) {
+  if (kb_info_ != nullptr) kb_info_->set(0);
+  kb_info_ = &metrics_.gauge("tunneldoc_kb_info", "The knowledge base in service (value 1) and earlier ones (0)",
+                             {{"version", kb.version()}, {"directory", kb.directory().string()}});
+  kb_info_->set(1);
+  kb_load_seconds_.set(kb.load_milliseconds() / 1000.0);
+  kb_signatures_.set(static_cast<double>(kb.signatures().size()));
+}
+
+bool Server::bind(std::string& error) {
+  const int threads = std::max(1, config_.threads);
+  for (const ListenerConfig& l : config_.listeners) {
+    std::unique_ptr<Listener> listener =
+        l.transport == Transport::udp ? make_udp_listener(io_, l, threads, *pipeline_, metrics_, error)
+                                      : make_stream_listener(io_, l, *pipeline_, metrics_, error);
+    if (!listener) return false;
+    spdlog::info("listening on {}", listener->name());
+    listeners_.push_back(std::move(listener));
+  }
+  if (config_.metrics) {
+    http_ = make_metrics_server(io_, *config_.metrics, config_.metrics_path, metrics_,
+                                [this] { return serving_.load(); }, error);
+    if (!http_) return false;
+    spdlog::info("metrics on http://{}{}, health on /healthz", http_->local_endpoint().to_string(),
+                 config_.metrics_path);
+  }
+  return true;
+}
+
+void Server::write_ready_file() {
+  if (options_.ready_file.empty()) return;
+  nlohmann::ordered_json j;
+  j["pid"] = ::getpid();
+  j["listeners"] = nlohmann::json::array();
+  for (const auto& l : listeners_) {
+    j["listeners"].push_back({{"transport", to_string(l->transport())},
+                              {"address", l->local_endpoint().address},
+                              {"port", l->local_endpoint().port}});
+  }
+  if (http_) j["metrics"] = {{"address", http_->local_endpoint().address}, {"port", http_->local_endpoint().port}};
+  const std::string tmp = options_.ready_file.string() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << j.dump() << '\n';
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, options_.ready_file, ec);
+  if (ec) spdlog::warn("cannot write the ready file {}: {}", options_.ready_file.string(), ec.message());
+}
+
+void Server::arm_signals() {
+  signals_->async_wait([this](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    on_signal(signo);
+    if (!stopping_) arm_signals();
+  });
+}
+
+void Server::on_signal(int signo) {
+  if (signo == SIGHUP) {
+    reload();
+  } else {
+    spdlog::info("{} received: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+    shutdown();
+  }
+}
+
+void Server::reload() {
+  spdlog::info("SIGHUP: reloading the configuration and the knowledge base");
+  std::string error;
+  if (!sink_->reopen(error)) spdlog::error("cannot reopen the output {}: {}", config_.output, error);
+
+  ConfigResult next = reassemble_();
+  auto fail = [&](const std::string& what, const std::vector<std::string>& problems) {
+    reload_failed_.inc();
+    last_reload_ok_.set(0);
+    spdlog::error("reload rejected: {} ({} problem{}); the previous one keeps serving", what, problems.size(),
+                  problems.size() == 1 ? "" : "s");
+    for (const std::string& p : problems) spdlog::error("  {}", p);
+  };
+  if (!next.ok()) {
+    fail("the configuration " + options_.config_file.string() + " is broken", next.errors);
+    return;
+  }
+  LoadResult loaded = load_knowledge_base(next.config.signatures);
+  if (!loaded.ok()) {
+    std::vector<std::string> problems;
+    for (const auto& p : loaded.problems) problems.push_back(p.to_string());
+    fail("the knowledge base in " + next.config.signatures.string() + " does not load", problems);
+    return;
+  }
+  pipeline_->swap_knowledge_base(loaded.kb);
+  note_kb(*loaded.kb);
+  setup_logging(next.config.log_level);
+  // Sockets, files and the output path are bound at start; changing them needs a restart.
+  auto listeners_of = [](const ServeConfig& c) {
+    std::string s;
+    for (const auto& l : c.listeners) s += std::string(to_string(l.transport)) + ":" + l.endpoint.to_string() + " ";
+    return s;
+  };
+  if (listeners_of(next.config) != listeners_of(config_) || next.config.output != config_.output ||
+      next.config.files.size() != config_.files.size())
+    spdlog::warn("listeners, files and output changes take effect at the next restart");
+  reload_ok_.inc();
+  last_reload_ok_.set(1);
+  spdlog::info("reloaded: knowledge base {} ({} signatures, {:.1f} ms)", loaded.kb->version(),
+               loaded.kb->signatures().size(), loaded.kb->load_milliseconds());
+}
+
+void Server::shutdown() {
+  if (stopping_.exchange(true)) return;
+  serving_ = false;
+  up_.set(0);
+  for (auto& l : listeners_) l->stop();
+  if (http_) http_->stop();
+  boost::system::error_code ec;
+  signals_->cancel(ec);
+  // The I/O threads end when the last handler is done. If something hangs on
+  // (a peer that never answers), stop the io_context before the deadline.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.shutdown_timeout_seconds * 1000 - 1500);
+  watchdog_ = std::thread([this, deadline] {
+    std::unique_lock lock(watchdog_mutex_);
+    if (!watchdog_cv_.wait_until(lock, deadline, [this] { return finished_; })) {
+      spdlog::warn("shutdown: connections still busy at the deadline; closing them");
+      io_.stop();
+    }
+  });
+}
+
+int Server::run() {
+  // Phase: knowledge base.
+  LoadResult loaded = load_knowledge_base(config_.signatures);
+  if (!loaded.ok()) {
+    std::cerr << "tunneldoc: the knowledge base in " << config_.signatures.string() << " does not load:\n";
+    for (const auto& p : loaded.problems) std::cerr << "  " << p.to_string() << '\n';
+    return 2;
+  }
+  note_kb(*loaded.kb);
+  spdlog::info("knowledge base {} from {}: {} signatures, loaded in {:.1f} ms", loaded.kb->version(),
+               config_.signatures.string(), loaded.kb->signatures().size(), loaded.kb->load_milliseconds());
+
+  // Phase: output and sources that are files.
+  std::string error;
+  sink_ = make_file_sink(config_.output, metrics_, error);
+  if (!sink_) {
+    std::cerr << "tunneldoc: output: " << error << '\n';
+    return 2;
+  }
+  pipeline_ = std::make_unique<Pipeline>(loaded.kb, *sink_, metrics_, config_.year);
+  if (!config_.files.empty()) {
+    tailer_ = std::make_unique<Tailer>(config_.files, config_.state_file, config_.poll_interval_ms, *pipeline_,
+                                       metrics_);
+    if (!tailer_->load(error)) {
+      std::cerr << "tunneldoc: state file: " << error << '\n';
+      return 2;
+    }
+  }
+  if (options_.check_only) {
+    std::cout << "configuration and knowledge base are valid\n";
+    return 0;
+  }
+
+  // Phase: bind. Signals are set up first so that a SIGTERM during start-up
+  // is not the default (fatal) action.
+  signals_ = std::make_unique<asio::signal_set>(io_, SIGHUP, SIGTERM, SIGINT);
+  if (!bind(error)) {
+    std::cerr << "tunneldoc: " << error << '\n';
+    return 1;
+  }
+
+  // Phase: run.
+  auto guard = asio::make_work_guard(io_);
+  arm_signals();
+  for (auto& l : listeners_) l->start();
+  if (http_) http_->start();
+  if (tailer_) tailer_->start();
+  serving_ = true;
+  up_.set(1);
+  write_ready_file();
+  spdlog::info("serving ({} I/O threads); SIGHUP reloads, SIGTERM stops", config_.threads);
+
+  std::vector<std::thread> threads;
+  for (int i = 0; i < std::max(1, config_.threads); ++i) {
+    threads.emplace_back([this] {
+      auto worker = pipeline_->bind_thread();
+      io_.run();
+      Pipeline::unbind_thread();
+    });
+  }
+  // Wait for the shutdown to begin, then let the work run out.
+  while (!stopping_) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  guard.reset();
+  if (tailer_) tailer_->stop();  // last poll, positions saved
+  for (auto& t : threads) t.join();
+  {
+    std::lock_guard lock(watchdog_mutex_);
+    finished_ = true;
+  }
+  watchdog_cv_.notify_all();
+  if (watchdog_.joinable()) watchdog_.join();
+  sink_->flush();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int run_serve(const ServeOptions& options) {
+  ConfigResult r = assemble_config(options);
+  if (!r.ok()) {
+    std::cerr << "tunneldoc: the configuration is not valid (" << r.errors.size() << " problem"
+              << (r.errors.size() == 1 ? "" : "s") << "):\n";
+    for (const std::string& e : r.errors) std::cerr << "  " << e << '\n';
+    return 2;
+  }
+  setup_logging(r.config.log_level);
+  Server server(options, std::move(r.config), [options] { return assemble_config(options); });
+  return server.run();
+}
+
+int run_tail(const TailOptions& options) {
+  ServeOptions o;
+  o.signatures = options.signatures;
+  o.output = options.output;
+  o.log_level = options.log_level;
+  o.metrics = "off";
+  o.state_file = options.state_file;
+  ConfigResult r;
+  r.config = default_config();
+  r.config.listeners.clear();
+  r.config.poll_interval_ms = options.poll_interval_ms;
+  r.config.year = options.year;
+  apply_overrides(o, r.config, r.errors);
+  for (const std::string& f : options.files) r.config.files.push_back(FileSourceConfig{f, options.from_start});
+  if (r.errors.empty()) validate_config(r.config, r.errors);
+  if (!r.ok()) {
+    for (const std::string& e : r.errors) std::cerr << "tunneldoc: " << e << '\n';
+    return 2;
+  }
+  setup_logging(r.config.log_level);
+  const ServeConfig fixed = r.config;
+  Server server(o, std::move(r.config), [fixed] { return ConfigResult{fixed, {}}; });
+  return server.run();
+}
+
+}  // namespace tunneldoc

@@ -1,0 +1,411 @@
+// stream_listener.cc — syslog over TCP (RFC 6587) and TLS (RFC 5425).
+//
+// The asio server3 shape: an acceptor hands each connection a strand of its
+// own; a Connection is enable_shared_from_this, keeps itself alive through
+// the handlers it has pending, and dies when none is. A slow or silent
+// connection only holds its own buffer and timer: it never blocks others.
+#include <openssl/ssl.h>
+
+#include <array>
+#include <atomic>
+#include <map>
+#include <mutex>
+
+#include <utility>  // before Boost 1.74 Asio: awaitable.hpp needs std::exchange
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <spdlog/spdlog.h>
+
+#include "rate_limit.h"
+#include "tunneldoc/framing.h"
+#include "tunneldoc/listener.h"
+
+namespace tunneldoc {
+namespace {
+
+namespace asio = boost::asio;
+namespace ssl = asio::ssl;
+using asio::ip::tcp;
+using Strand = asio::strand<asio::io_context::executor_type>;
+
+constexpr std::size_t kReadSize = 16 * 1024;
+
+class StreamListener;
+
+// What the listener needs to know about a connection to close it at stop.
+class ConnectionBase {
+ public:
+  virtual ~ConnectionBase() = default;
+  virtual void shutdown() = 0;  // call on any thread
+};
+
+class StreamListener final : public Listener {
+ public:
+  StreamListener(asio::io_context& io, const ListenerConfig& config, Pipeline& pipeline, MetricsRegistry& metrics)
+      : io_(io),
+        config_(config),
+        pipeline_(pipeline),
+        metrics_(metrics),
+        allow_(config.allow),
+        acceptor_(asio::make_strand(io)),
+        tls_(ssl::context::tls_server) {}
+
+  bool bind(std::string& error);
+  void start() override { asio::post(acceptor_.get_executor(), [this] { accept(); }); }
+  void stop() override;
+  std::string name() const override { return name_; }
+  Endpoint local_endpoint() const override { return local_; }
+  Transport transport() const override { return config_.transport; }
+
+  // For connections.
+  bool stopping() const { return stopping_.load(); }
+  const ListenerConfig& config() const { return config_; }
+  Pipeline& pipeline() { return pipeline_; }
+  ListenerCounters& counters() { return *counters_; }
+  RateLimit& malformed_log() { return malformed_log_; }
+  void forget(std::uint64_t id) {
+    std::lock_guard lock(mutex_);
+    connections_.erase(id);
+  }
+
+ private:
+  void accept();
+  void on_accept(const boost::system::error_code& ec, tcp::socket socket);
+  bool allowed(const tcp::endpoint& peer) const {
+    if (allow_.empty()) return true;
+    const auto a = peer.address();
+    if (a.is_v4()) return allow_.allows(false, a.to_v4().to_bytes().data());
+    return allow_.allows(true, a.to_v6().to_bytes().data());
+  }
+
+  asio::io_context& io_;
+  ListenerConfig config_;
+  Pipeline& pipeline_;
+  MetricsRegistry& metrics_;
+  Allowlist allow_;
+  tcp::acceptor acceptor_;
+  ssl::context tls_;
+  Endpoint local_;
+  std::string name_;
+  std::unique_ptr<ListenerCounters> counters_;
+  std::atomic<bool> stopping_{false};
+  RateLimit denied_log_, refused_log_, errors_log_, oversize_log_, malformed_log_;
+  std::mutex mutex_;
+  std::uint64_t next_id_ = 0;                                    // guarded by mutex_
+  std::map<std::uint64_t, std::weak_ptr<ConnectionBase>> connections_;  // guarded by mutex_
+};
+
+// Stream is tcp::socket or ssl::stream<tcp::socket>; all members are used on
+// the connection's strand only.
+template <class Stream>
+class Connection final : public ConnectionBase, public std::enable_shared_from_this<Connection<Stream>> {
+ public:
+  static constexpr bool kTls = !std::is_same_v<Stream, tcp::socket>;
+
+  template <class... Args>
+  Connection(StreamListener& owner, std::uint64_t id, const tcp::endpoint& peer, Args&&... args)
+      : owner_(owner),
+        id_(id),
+        stream_(std::forward<Args>(args)...),
+        timer_(stream_.get_executor()),
+        parser_(owner.config().max_frame) {
+    host_ = peer.address().to_string();
+    source_ = std::string(kTls ? "tls:" : "tcp:") + (peer.address().is_v6() ? "[" + host_ + "]" : host_) + ":" +
+              std::to_string(peer.port());
+    owner_.counters().open.add(1);
+  }
+  ~Connection() override {
+    owner_.counters().open.add(-1);
+    owner_.forget(id_);
+  }
+
+  void start() {
+    if (owner_.stopping()) {
+      close();
+      return;
+    }
+    if constexpr (kTls) {
+      arm_timer(owner_.config().handshake_timeout_seconds);
+      stream_.async_handshake(ssl::stream_base::server,
+                              [self = this->shared_from_this()](const boost::system::error_code& ec) {
+                                self->on_handshake(ec);
+                              });
+    } else {
+      read();
+    }
+  }
+
+  // Starts the connection on its own strand.
+  void begin() {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->start(); });
+  }
+
+  void shutdown() override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->drain_and_close(); });
+  }
+
+ private:
+  tcp::socket& socket() {
+    if constexpr (kTls) {
+      return stream_.next_layer();
+    } else {
+      return stream_;
+    }
+  }
+
+  void arm_timer(int seconds) {
+    timer_.expires_after(std::chrono::seconds(seconds));
+    timer_.async_wait([self = this->shared_from_this()](const boost::system::error_code& ec) {
+      if (ec) return;  // cancelled: there was activity
+      if (self->timer_.expiry() > std::chrono::steady_clock::now()) return;
+      spdlog::debug("{}: {} closed after {} s of silence", self->owner_.name(), self->source_,
+                    self->owner_.config().idle_timeout_seconds);
+      self->close();
+    });
+  }
+
+  void on_handshake(const boost::system::error_code& ec) {
+    if (ec) {
+      owner_.counters().malformed.inc();
+      std::uint64_t suppressed = 0;
+      if (owner_.malformed_log().allow(suppressed))
+        spdlog::warn("{}: TLS handshake with {} failed: {} ({} similar suppressed)", owner_.name(), source_,
+                     ec.message(), suppressed);
+      close();
+      return;
+    }
+    read();
+  }
+
+  void read() {
+    if (closed_) return;
+    arm_timer(owner_.config().idle_timeout_seconds);
+    stream_.async_read_some(asio::buffer(buffer_),
+                            [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                              self->on_read(ec, n);
+                            });
+  }
+
+  void on_read(const boost::system::error_code& ec, std::size_t n) {
+    if (n > 0) consume(std::string_view(buffer_.data(), n));
+    if (ec) {
+      if (parser_.finish()) emit();
+      close();
+      return;
+    }
+    if (!closed_) read();
+  }
+
+  void consume(std::string_view data) {
+    owner_.counters().bytes.inc(data.size());
+    while (!closed_) {
+      const auto r = parser_.parse(data);
+      if (r == FrameParser::Result::good) {
+        emit();
+      } else if (r == FrameParser::Result::bad) {
+        owner_.counters().malformed.inc();
+        std::uint64_t suppressed = 0;
+        if (owner_.malformed_log().allow(suppressed))
+          spdlog::warn("{}: {} sent an octet count no syslog message has; closing the connection", owner_.name(),
+                       source_);
+        close();
+      } else {
+        break;
+      }
+    }
+  }
+
+  void emit() {
+    owner_.counters().messages.inc();
+    if (parser_.truncated()) {
+      owner_.counters().oversize.inc();
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_oversize_log_ >= std::chrono::minutes(1)) {
+        last_oversize_log_ = now;
+        spdlog::warn("{}: {} sent a message longer than max_frame ({} bytes); it was cut", owner_.name(), source_,
+                     owner_.config().max_frame);
+      }
+    }
+    if (parser_.frame().empty()) return;
+    Origin origin;
+    origin.source = source_;
+    origin.host = host_;
+    owner_.pipeline().process(parser_.frame(), origin, parser_.truncated());
+  }
+
+  // At shutdown: what the kernel already holds for a plain TCP connection is
+  // read and processed; then the connection closes.
+  void drain_and_close() {
+    if (closed_) return;
+    if constexpr (!kTls) {
+      boost::system::error_code ec;
+      socket().non_blocking(true, ec);
+      for (int i = 0; i < 1024 && !ec; ++i) {
+        const std::size_t n = socket().read_some(asio::buffer(buffer_), ec);
+        if (n > 0) consume(std::string_view(buffer_.data(), n));
+      }
+      if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+        // end of stream or error: nothing more to read
+      }
+    }
+    if (parser_.finish()) emit();
+    close();
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ec;
+    timer_.cancel();
+    socket().shutdown(tcp::socket::shutdown_both, ec);
+    socket().close(ec);
+  }
+
+  StreamListener& owner_;
+  std::uint64_t id_;
+  Stream stream_;
+  asio::steady_timer timer_;
+  FrameParser parser_;
+  std::array<char, kReadSize> buffer_;
+  std::string source_, host_;
+  bool closed_ = false;
+  std::chrono::steady_clock::time_point last_oversize_log_{};
+};
+
+bool StreamListener::bind(std::string& error) {
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(config_.endpoint.address, ec);
+  if (ec) {
+    error = "bad address " + config_.endpoint.address;
+    return false;
+  }
+  const char* kind = to_string(config_.transport);
+  if (config_.transport == Transport::tls) {
+    ::SSL_CTX_set_min_proto_version(tls_.native_handle(), TLS1_2_VERSION);
+    tls_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                     ssl::context::single_dh_use);
+    tls_.use_certificate_chain_file(config_.certificate.string(), ec);
+    if (ec) {
+      error = "tls: cannot use certificate " + config_.certificate.string() + ": " + ec.message();
+      return false;
+    }
+    tls_.use_private_key_file(config_.key.string(), ssl::context::pem, ec);
+    if (ec) {
+      error = "tls: cannot use key " + config_.key.string() + ": " + ec.message();
+      return false;
+    }
+    if (::SSL_CTX_check_private_key(tls_.native_handle()) != 1) {
+      error = "tls: the key " + config_.key.string() + " does not belong to the certificate";
+      return false;
+    }
+    if (!config_.ca.empty()) {
+      tls_.load_verify_file(config_.ca.string(), ec);
+      if (ec) {
+        error = "tls: cannot load CA file " + config_.ca.string() + ": " + ec.message();
+        return false;
+      }
+    }
+    tls_.set_verify_mode(config_.verify_client ? ssl::verify_peer | ssl::verify_fail_if_no_peer_cert
+                                               : ssl::verify_none);
+  }
+  const tcp::endpoint ep(address, config_.endpoint.port);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    error = std::string("cannot listen on ") + kind + " " + config_.endpoint.to_string() + ": " + ec.message();
+    return false;
+  }
+  const auto bound = acceptor_.local_endpoint();
+  local_ = Endpoint{bound.address().to_string(), bound.port()};
+  name_ = std::string(kind) + ":" + local_.to_string();
+  counters_ = std::make_unique<ListenerCounters>(metrics_, name_);
+  return true;
+}
+
+void StreamListener::accept() {
+  if (stopping_) return;
+  acceptor_.async_accept(asio::make_strand(io_), [this](const boost::system::error_code& ec, tcp::socket socket) {
+    on_accept(ec, std::move(socket));
+  });
+}
+
+void StreamListener::on_accept(const boost::system::error_code& ec, tcp::socket socket) {
+  if (ec == asio::error::operation_aborted || stopping_) return;
+  if (ec) {
+    counters_->receive_errors.inc();
+    std::uint64_t suppressed = 0;
+    if (errors_log_.allow(suppressed)) spdlog::warn("{}: accept failed: {}", name_, ec.message());
+    // Out of descriptors and similar: wait a little rather than spin.
+    auto timer = std::make_shared<asio::steady_timer>(acceptor_.get_executor(), std::chrono::milliseconds(100));
+    timer->async_wait([this, timer](const boost::system::error_code&) { accept(); });
+    return;
+  }
+  boost::system::error_code pec;
+  const tcp::endpoint peer = socket.remote_endpoint(pec);
+  if (pec) {
+    accept();
+    return;
+  }
+  std::uint64_t suppressed = 0;
+  if (!allowed(peer)) {
+    counters_->denied.inc();
+    if (denied_log_.allow(suppressed))
+      spdlog::warn("{}: connection from {} denied by the allowlist ({} more denied since the last report)", name_,
+                   peer.address().to_string(), suppressed);
+    socket.close(pec);
+    accept();
+    return;
+  }
+  if (counters_->open.value() >= static_cast<double>(config_.max_connections)) {
+    counters_->refused.inc();
+    if (refused_log_.allow(suppressed))
+      spdlog::warn("{}: refused a connection from {}: max_connections ({}) are open ({} more refused since)", name_,
+                   peer.address().to_string(), config_.max_connections, suppressed);
+    socket.close(pec);
+    accept();
+    return;
+  }
+  counters_->accepted.inc();
+  std::lock_guard lock(mutex_);
+  const std::uint64_t id = next_id_++;
+  if (config_.transport == Transport::tls) {
+    auto c = std::make_shared<Connection<ssl::stream<tcp::socket>>>(*this, id, peer, std::move(socket), tls_);
+    connections_[id] = c;
+    c->begin();
+  } else {
+    auto c = std::make_shared<Connection<tcp::socket>>(*this, id, peer, std::move(socket));
+    connections_[id] = c;
+    c->begin();
+  }
+  accept();
+}
+
+void StreamListener::stop() {
+  if (stopping_.exchange(true)) return;
+  asio::post(acceptor_.get_executor(), [this] {
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+  });
+  std::vector<std::shared_ptr<ConnectionBase>> open;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, weak] : connections_) {
+      if (auto c = weak.lock()) open.push_back(std::move(c));
+    }
+  }
+  for (auto& c : open) c->shutdown();
+}
+
+}  // namespace
+
+std::unique_ptr<Listener> make_stream_listener(asio::io_context& io, const ListenerConfig& config, Pipeline& pipeline,
+                                               MetricsRegistry& metrics, std::string& error) {
+  auto l = std::make_unique<StreamListener>(io, config, pipeline, metrics);
+  if (!l->bind(error)) return nullptr;
+  return l;
+}
+
+}  // namespace tunneldoc

@@ -1,0 +1,244 @@
+// udp_listener.cc — syslog over UDP: one datagram is one message.
+//
+// One SO_REUSEPORT socket per I/O thread, each with its own receive loop on a
+// strand. After each completion the loop drains what the kernel already
+// holds with non-blocking receives (bounded), then re-arms: always, error or
+// not. Each receiver owns a fixed 64 KiB buffer; nothing is allocated per
+// datagram unless it is diagnosed.
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <array>
+#include <atomic>
+#include <fstream>
+#include <sstream>
+
+#include <utility>  // before Boost 1.74 Asio: awaitable.hpp needs std::exchange
+
+#include <boost/asio.hpp>
+#include <spdlog/spdlog.h>
+
+#include "rate_limit.h"
+#include "tunneldoc/framing.h"
+#include "tunneldoc/listener.h"
+
+namespace tunneldoc {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::udp;
+
+constexpr std::size_t kBufferSize = 64 * 1024;
+constexpr int kDrainBatch = 256;          // per completion, before yielding to other handlers
+constexpr int kShutdownDrainMax = 1 << 20;  // datagrams processed at stop, at most
+
+// Drops counted by the kernel for the given socket inodes (/proc/net/udp*).
+std::uint64_t kernel_drops(const std::vector<unsigned long>& inodes) {
+  std::uint64_t total = 0;
+  for (const char* file : {"/proc/net/udp", "/proc/net/udp6"}) {
+    std::ifstream in(file);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string f[13];
+      for (auto& s : f) fields >> s;
+      const unsigned long inode = std::strtoul(f[9].c_str(), nullptr, 10);
+      for (unsigned long i : inodes) {
+        if (i == inode) total += std::strtoull(f[12].c_str(), nullptr, 10);
+      }
+    }
+  }
+  return total;
+}
+
+class UdpListener final : public Listener {
+ public:
+  struct Receiver {
+    explicit Receiver(asio::io_context& io) : strand(asio::make_strand(io)), socket(strand) {}
+    asio::strand<asio::io_context::executor_type> strand;
+    udp::socket socket;
+    udp::endpoint sender;
+    std::array<char, kBufferSize> buffer;
+    unsigned long inode = 0;
+  };
+
+  UdpListener(asio::io_context& io, const ListenerConfig& config, Pipeline& pipeline, MetricsRegistry& metrics)
+      : io_(io), config_(config), pipeline_(pipeline), metrics_(metrics), allow_(config.allow) {}
+
+  ~UdpListener() override { metrics_.remove_probes(this); }
+
+  bool bind(int sockets, std::string& error) {
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(config_.endpoint.address, ec);
+    if (ec) {
+      error = "bad address " + config_.endpoint.address;
+      return false;
+    }
+    udp::endpoint ep(address, config_.endpoint.port);
+    for (int i = 0; i < std::max(1, sockets); ++i) {
+      auto r = std::make_unique<Receiver>(io_);
+      r->socket.open(ep.protocol(), ec);
+      if (!ec) r->socket.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
+      if (!ec) set_receive_buffer(*r, i == 0);
+      if (!ec) r->socket.bind(ep, ec);
+      if (ec) {
+        error = "cannot bind udp " + ep.address().to_string() + ":" + std::to_string(ep.port()) + ": " + ec.message();
+        return false;
+      }
+      ep = r->socket.local_endpoint();  // an ephemeral port: the others share it
+      struct stat st {};
+      if (::fstat(r->socket.native_handle(), &st) == 0) r->inode = static_cast<unsigned long>(st.st_ino);
+      receivers_.push_back(std::move(r));
+    }
+    local_ = Endpoint{ep.address().to_string(), ep.port()};
+    name_ = "udp:" + local_.to_string();
+    counters_ = std::make_unique<ListenerCounters>(metrics_, name_);
+    std::vector<unsigned long> inodes;
+    for (auto& r : receivers_) inodes.push_back(r->inode);
+    metrics_.probe("tunneldoc_udp_kernel_drops_total",
+                   "Datagrams the kernel dropped on our sockets (receive buffer full), from /proc/net/udp",
+                   "counter", {{"listener", name_}}, [inodes] { return static_cast<double>(kernel_drops(inodes)); },
+                   this);
+    return true;
+  }
+
+  void start() override {
+    for (auto& r : receivers_) {
+      boost::system::error_code ec;
+      r->socket.non_blocking(true, ec);
+      asio::post(r->strand, [this, rp = r.get()] { arm(*rp); });
+    }
+  }
+
+  void stop() override {
+    if (stopping_.exchange(true)) return;
+    for (auto& r : receivers_) {
+      asio::post(r->strand, [this, rp = r.get()] {
+        // Process what the kernel already queued for us, then close.
+        drain(*rp, kShutdownDrainMax);
+        boost::system::error_code ec;
+        rp->socket.close(ec);
+      });
+    }
+  }
+
+  std::string name() const override { return name_; }
+  Endpoint local_endpoint() const override { return local_; }
+  Transport transport() const override { return Transport::udp; }
+
+ private:
+  void set_receive_buffer(Receiver& r, bool report) {
+    const int want = static_cast<int>(std::min<std::size_t>(config_.receive_buffer, INT32_MAX / 2));
+    // SO_RCVBUFFORCE goes past net.core.rmem_max when we are privileged.
+    if (::setsockopt(r.socket.native_handle(), SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) != 0) {
+      boost::system::error_code ec;
+      r.socket.set_option(asio::socket_base::receive_buffer_size(want), ec);
+    }
+    asio::socket_base::receive_buffer_size got;
+    boost::system::error_code ec;
+    r.socket.get_option(got, ec);
+    // Linux reports twice what it reserves for data (bookkeeping overhead).
+    if (report && !ec && got.value() / 2 < want) {
+      spdlog::warn("udp {}: asked for a {} byte receive buffer, the kernel granted {}; raise net.core.rmem_max "
+                   "(sysctl -w net.core.rmem_max={}) or bursts will be dropped",
+                   config_.endpoint.to_string(), want, got.value() / 2, want);
+    }
+  }
+
+  void arm(Receiver& r) {
+    if (stopping_.load(std::memory_order_relaxed)) return;
+    r.socket.async_receive_from(asio::buffer(r.buffer), r.sender,
+                                [this, &r](const boost::system::error_code& ec, std::size_t n) {
+                                  if (ec == asio::error::operation_aborted) return;
+                                  if (ec) {
+                                    counters_->receive_errors.inc();
+                                    std::uint64_t suppressed = 0;
+                                    if (errors_log_.allow(suppressed))
+                                      spdlog::warn("{}: receive failed: {}", name_, ec.message());
+                                  } else {
+                                    handle(r, n);
+                                    drain(r, kDrainBatch);
+                                  }
+                                  arm(r);  // always re-arm
+                                });
+  }
+
+  void drain(Receiver& r, int max) {
+    for (int i = 0; i < max; ++i) {
+      boost::system::error_code ec;
+      const std::size_t n = r.socket.receive_from(asio::buffer(r.buffer), r.sender, 0, ec);
+      if (ec) return;  // would_block: the queue is empty (or closed)
+      handle(r, n);
+    }
+  }
+
+  static void describe(const void* context, std::string& source, std::string& host) {
+    const auto& r = *static_cast<const Receiver*>(context);
+    host = r.sender.address().to_string();
+    source = "udp:";
+    if (r.sender.address().is_v6()) {
+      source += "[" + host + "]";
+    } else {
+      source += host;
+    }
+    source += ":" + std::to_string(r.sender.port());
+  }
+
+  bool allowed(const udp::endpoint& sender) {
+    if (allow_.empty()) return true;
+    const auto a = sender.address();
+    if (a.is_v4()) return allow_.allows(false, a.to_v4().to_bytes().data());
+    return allow_.allows(true, a.to_v6().to_bytes().data());
+  }
+
+  void handle(Receiver& r, std::size_t n) {
+    if (!allowed(r.sender)) {
+      counters_->denied.inc();
+      std::uint64_t suppressed = 0;
+      if (denied_log_.allow(suppressed)) {
+        spdlog::warn("{}: datagram from {} denied by the allowlist ({} more denied since the last report)", name_,
+                     r.sender.address().to_string(), suppressed);
+      }
+      return;
+    }
+    counters_->messages.inc();
+    counters_->bytes.inc(n);
+    std::string_view message(r.buffer.data(), n);
+    bool truncated = false;
+    if (message.size() > config_.max_frame) {
+      message = message.substr(0, config_.max_frame);
+      truncated = true;
+      counters_->oversize.inc();
+    }
+    message = trim_message(message);
+    if (message.empty()) return;
+    Origin origin;
+    origin.context = &r;
+    origin.describe = &UdpListener::describe;
+    pipeline_.process(message, origin, truncated);
+  }
+
+  asio::io_context& io_;
+  ListenerConfig config_;
+  Pipeline& pipeline_;
+  MetricsRegistry& metrics_;
+  Allowlist allow_;
+  std::vector<std::unique_ptr<Receiver>> receivers_;
+  Endpoint local_;
+  std::string name_;
+  std::unique_ptr<ListenerCounters> counters_;
+  std::atomic<bool> stopping_{false};
+  RateLimit denied_log_, errors_log_;
+};
+
+}  // namespace
+
+std::unique_ptr<Listener> make_udp_listener(asio::io_context& io, const ListenerConfig& config, int sockets,
+                                            Pipeline& pipeline, MetricsRegistry& metrics, std::string& error) {
+  auto l = std::make_unique<UdpListener>(io, config, pipeline, metrics);
+  if (!l->bind(sockets, error)) return nullptr;
+  return l;
+}
+
+}  // namespace tunneldoc

@@ -1,0 +1,91 @@
+// config.h — the configuration of `tunneldoc serve` and `tunneldoc tail`.
+//
+// load_config() reads the YAML file (format and defaults: docs/configuration.md),
+// checks every value, and reports every problem it finds with its line, without
+// throwing. A ServeConfig is a plain value: copy it freely; it is validated
+// once (validate_config) before anything binds. Defaults below are the
+// documented defaults.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tunneldoc/allowlist.h"
+
+namespace tunneldoc {
+
+struct Endpoint {
+  std::string address;  // numeric IPv4 or IPv6 address, no brackets
+  std::uint16_t port = 0;
+  std::string to_string() const;  // "127.0.0.1:5514", "[::1]:5514"
+};
+
+// "ADDR:PORT", "[V6]:PORT" or ":PORT" (all addresses: 0.0.0.0). nullopt on error.
+std::optional<Endpoint> parse_endpoint(const std::string& text, std::string* error = nullptr);
+
+enum class Transport { udp, tcp, tls };
+const char* to_string(Transport t);
+
+struct ListenerConfig {
+  Transport transport = Transport::udp;
+  Endpoint endpoint{"127.0.0.1", 5514};
+  std::vector<Cidr> allow;                       // empty: every sender
+  // UDP
+  std::size_t receive_buffer = 8u << 20;         // SO_RCVBUF asked for; warns when granted less
+  // TCP and TLS
+  std::size_t max_frame = 64 * 1024;             // longer frames are cut (counted as oversize)
+  std::size_t max_connections = 1024;            // more are refused (counted)
+  int idle_timeout_seconds = 600;                // a silent connection is closed
+  // TLS
+  std::filesystem::path certificate;             // PEM chain
+  std::filesystem::path key;                     // PEM private key
+  std::filesystem::path ca;                      // PEM CA bundle for client certificates
+  bool verify_client = false;                    // require a client certificate signed by `ca`
+  int handshake_timeout_seconds = 10;
+};
+
+struct FileSourceConfig {
+  std::filesystem::path path;
+  bool from_start = false;  // with no saved position, read the whole file (else start at its end)
+};
+
+struct ServeConfig {
+  std::filesystem::path source;                  // the file this came from ("" for defaults)
+  std::filesystem::path signatures;              // "" : default_signature_dir()
+  std::string log_level = "info";                // trace debug info warn error critical off
+  int threads = 2;                               // I/O threads; each UDP listener gets one socket per thread
+  int year = 0;                                  // year for headers without one; 0 = current
+  std::vector<ListenerConfig> listeners;         // default: udp and tcp on 127.0.0.1:5514
+  std::vector<FileSourceConfig> files;
+  std::filesystem::path state_file;              // tail positions; "" keeps none
+  int poll_interval_ms = 250;                    // how often followed files are checked
+  std::string output = "-";                      // JSON-lines file, "-" for stdout
+  std::optional<Endpoint> metrics = Endpoint{"127.0.0.1", 9514};  // nullopt: no HTTP server
+  std::string metrics_path = "/metrics";
+  int shutdown_timeout_seconds = 5;
+};
+
+// The configuration used when there is no file: listeners on 127.0.0.1:5514
+// (UDP and TCP), output to stdout, metrics on 127.0.0.1:9514.
+ServeConfig default_config();
+
+struct ConfigResult {
+  ServeConfig config;
+  std::vector<std::string> errors;  // "FILE:LINE: message"; empty when ok
+  bool ok() const { return errors.empty(); }
+};
+
+// Reads and checks `path`. Keys that are not options are errors (typos must
+// not pass silently). A file that does not name `listeners` gets the default
+// ones. Never throws.
+ConfigResult load_config(const std::filesystem::path& path);
+
+// Checks what can only be checked once the whole configuration is assembled
+// (after command-line overrides): TLS files readable, no two listeners on one
+// transport and endpoint. Appends to `errors`.
+void validate_config(const ServeConfig& config, std::vector<std::string>& errors);
+
+}  // namespace tunneldoc

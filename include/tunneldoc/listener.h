@@ -1,0 +1,69 @@
+// listener.h — network sources: UDP, TCP and TLS syslog receivers (Boost.Asio).
+//
+// Life cycle, in rsyslog's phases: make_*_listener() opens and binds its
+// sockets (the bind phase; nothing is received yet), start() begins receiving
+// on the io_context's threads, stop() stops accepting, processes what was
+// already received (datagrams queued in the kernel, bytes buffered on open
+// connections) and closes everything.
+//
+// Every message goes to Pipeline::process(). Counters live in the
+// MetricsRegistry under tunneldoc_listener_*{listener="udp:ADDR:PORT"}.
+// Nothing is dropped silently: oversize, malformed, denied senders, refused
+// connections and receive errors are counted; the ones an operator must hear
+// about are logged, rate-limited.
+//
+// Thread safety: start() and stop() may be called from any thread, once
+// each; handlers run on the io_context's threads and never throw. The
+// io_context, Pipeline and MetricsRegistry must outlive the listener, and
+// the io_context must not be destroyed while handlers are pending.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "tunneldoc/config.h"
+#include "tunneldoc/metrics.h"
+#include "tunneldoc/pipeline.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace tunneldoc {
+
+class Listener {
+ public:
+  virtual ~Listener() = default;
+  virtual void start() = 0;
+  virtual void stop() = 0;
+  // "udp:127.0.0.1:5514", with the port actually bound (ephemeral ports resolved).
+  virtual std::string name() const = 0;
+  virtual Endpoint local_endpoint() const = 0;
+  virtual Transport transport() const = 0;
+};
+
+// `sockets`: the number of SO_REUSEPORT sockets to open on the port, each with
+// its own receive loop (one per I/O thread is right). Null with `error` set on failure.
+std::unique_ptr<Listener> make_udp_listener(boost::asio::io_context& io, const ListenerConfig& config, int sockets,
+                                            Pipeline& pipeline, MetricsRegistry& metrics, std::string& error);
+
+// TCP or TLS (config.transport), RFC 6587 framing on both.
+std::unique_ptr<Listener> make_stream_listener(boost::asio::io_context& io, const ListenerConfig& config,
+                                               Pipeline& pipeline, MetricsRegistry& metrics, std::string& error);
+
+// Per-listener counters, shared by the implementations.
+struct ListenerCounters {
+  ListenerCounters(MetricsRegistry& m, const std::string& listener);
+  Counter& messages;
+  Counter& bytes;
+  Counter& malformed;
+  Counter& oversize;
+  Counter& denied;
+  Counter& receive_errors;
+  Counter& accepted;
+  Counter& refused;
+  Gauge& open;
+};
+
+}  // namespace tunneldoc

@@ -1,0 +1,57 @@
+// serve.h — the long-running subcommands: `tunneldoc serve` (the daemon) and
+// `tunneldoc tail` (follow files), as functions main() calls.
+//
+// run_serve() goes through rsyslog's phases: load and check the configuration
+// and the knowledge base (any error: every problem on stderr, exit 2, nothing
+// bound), open the output, bind every socket (failure: exit 1), then run
+// until SIGTERM or SIGINT. SIGHUP reloads the configuration file and the
+// knowledge base (a broken one is rejected, every error logged, the old one
+// keeps serving) and reopens the output file. On SIGTERM/SIGINT it stops
+// accepting, processes what was already received, flushes and returns 0
+// within shutdown_timeout (5 s).
+//
+// Both install signal handling for the process; call them from the main
+// thread, once.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tunneldoc {
+
+struct ServeOptions {
+  std::filesystem::path config_file;                 // "": the built-in defaults
+  // Command-line overrides. Any --udp/--tcp/--tls replaces every listener of
+  // the configuration file with the ones given.
+  std::vector<std::string> udp, tcp, tls;            // ADDR:PORT each
+  std::string tls_certificate, tls_key, tls_ca;      // for --tls
+  std::optional<std::string> output;                 // FILE or "-"
+  std::optional<std::string> metrics;                // ADDR:PORT or "off"
+  std::optional<std::filesystem::path> signatures;
+  std::optional<std::string> log_level;
+  std::vector<std::string> files;                    // --file: followed files, added to the configuration's
+  std::optional<std::filesystem::path> state_file;
+  std::filesystem::path ready_file;                  // written (JSON) once every socket is bound
+  bool check_only = false;                           // load and check everything, bind nothing, exit
+};
+
+int run_serve(const ServeOptions& options);
+
+struct TailOptions {
+  std::vector<std::string> files;
+  bool from_start = false;                           // read what the files already hold
+  std::filesystem::path state_file;                  // "": no saved positions
+  std::filesystem::path signatures;
+  std::string output = "-";
+  std::string log_level = "warn";
+  int poll_interval_ms = 250;
+  int year = 0;
+};
+
+// Follows `files` like tail -F until SIGINT/SIGTERM; exit 0, 2 on a
+// knowledge-base or argument error.
+int run_tail(const TailOptions& options);
+
+}  // namespace tunneldoc
