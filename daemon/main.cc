@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   CLI::App app{"tunneldoc: diagnoses Cisco ASA, FTD and IOS IPsec VPN problems from syslog and debug output"};
   app.set_version_flag("--version", std::string("tunneldoc ") + TUNNELDOC_VERSION);
   app.require_subcommand(1);
+  app.fallthrough();  // --version works after a subcommand too
   const std::string default_dir = tunneldoc::default_signature_dir().string();
 
   tunneldoc::ScanOptions scan;
