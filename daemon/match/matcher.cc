@@ -128,6 +128,12 @@ const Signature* Matcher::match(const LogRecord& record, Fields& fields) const {
   return nullptr;
 }
 
+bool Matcher::knows_key(const LogRecord& record) const {
+  const std::uint32_t n = record.numeric_key;
+  if (n != 0 && n < kNumericLimit) return (numeric_bits_[n / 64] >> (n % 64)) & 1;
+  return knows_key(record.key());
+}
+
 bool Matcher::knows_key(std::string_view key) const {
   std::uint32_t n = 0;
   if (parse_numeric(key, n)) return numeric_.count(n) != 0;

@@ -19,6 +19,9 @@ struct ScanOptions {
   bool stats = false;                   // counters to `err` at the end
   int year = 0;                         // year for headers without one; 0 = current
   std::size_t max_line = 64 * 1024;
+  // Worker threads; 1 processes lines on the calling thread, 0 = one per core.
+  // The output is the same bytes for any number of threads.
+  int threads = 1;
 };
 
 // Exit code: 0 when every input was read, 1 when an input could not be

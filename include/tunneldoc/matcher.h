@@ -37,6 +37,8 @@ class Matcher {
 
   // True if some signature uses this key (for `explain` and statistics).
   bool knows_key(std::string_view key) const;
+  // The same for a parsed record's key, with the bitmap for ASA ids.
+  bool knows_key(const LogRecord& record) const;
 
   const KnowledgeBase& kb() const { return *kb_; }
   const std::shared_ptr<const KnowledgeBase>& kb_ptr() const { return kb_; }
