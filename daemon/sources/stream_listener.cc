@@ -38,6 +38,7 @@ class ConnectionBase {
  public:
   virtual ~ConnectionBase() = default;
   virtual void shutdown() = 0;  // call on any thread
+  virtual void begin() = 0;     // starts it on its own strand
 };
 
 class StreamListener final : public Listener {
@@ -137,7 +138,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   }
 
   // Starts the connection on its own strand.
-  void begin() {
+  void begin() override {
     asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->start(); });
   }
 
@@ -369,17 +370,23 @@ void StreamListener::on_accept(const boost::system::error_code& ec, tcp::socket 
     return;
   }
   counters_->accepted.inc();
-  std::lock_guard lock(mutex_);
-  const std::uint64_t id = next_id_++;
-  if (config_.transport == Transport::tls) {
-    auto c = std::make_shared<Connection<ssl::stream<tcp::socket>>>(*this, id, peer, std::move(socket), tls_);
-    connections_[id] = c;
-    c->begin();
-  } else {
-    auto c = std::make_shared<Connection<tcp::socket>>(*this, id, peer, std::move(socket));
-    connections_[id] = c;
-    c->begin();
+  // The registry lock is never held while a connection may be destroyed
+  // (its destructor takes the same lock to unregister).
+  std::shared_ptr<ConnectionBase> c;
+  {
+    std::lock_guard lock(mutex_);
+    const std::uint64_t id = next_id_++;
+    if (config_.transport == Transport::tls) {
+      auto t = std::make_shared<Connection<ssl::stream<tcp::socket>>>(*this, id, peer, std::move(socket), tls_);
+      connections_[id] = t;
+      c = std::move(t);
+    } else {
+      auto t = std::make_shared<Connection<tcp::socket>>(*this, id, peer, std::move(socket));
+      connections_[id] = t;
+      c = std::move(t);
+    }
   }
+  c->begin();
   accept();
 }
 

@@ -1,0 +1,172 @@
+// follower_test.cc — FileFollower and PositionStore on real temporary files:
+// rename-and-create, copytruncate, a file appearing later, restarts.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "tunneldoc/file_follower.h"
+
+namespace fs = std::filesystem;
+using tunneldoc::FileFollower;
+using tunneldoc::PositionStore;
+
+namespace {
+
+struct TempDir {
+  TempDir() {
+    path = fs::temp_directory_path() / ("tunneldoc-follow-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  fs::path path;
+  static inline int n = 0;
+};
+
+void append(const fs::path& p, const std::string& text) { std::ofstream(p, std::ios::app) << text; }
+
+struct Collector {
+  std::vector<std::string> lines;
+  std::vector<std::uint64_t> numbers;
+  FileFollower::LineHandler handler() {
+    return [this](std::string_view l, std::uint64_t n, bool) {
+      lines.emplace_back(l);
+      numbers.push_back(n);
+    };
+  }
+};
+
+}  // namespace
+
+TEST_CASE("starts at the end, or at the start with from_start", "[follow]") {
+  TempDir d;
+  const auto log = d.path / "asa.log";
+  append(log, "old 1\nold 2\n");
+  Collector c;
+  FileFollower f({log.string(), false, 1024}, nullptr, c.handler());
+  CHECK(f.poll() == 0);
+  append(log, "new 3\n");
+  CHECK(f.poll() == 1);
+  CHECK(c.lines == std::vector<std::string>{"new 3"});
+  CHECK(c.numbers == std::vector<std::uint64_t>{3});
+
+  Collector all;
+  FileFollower g({log.string(), true, 1024}, nullptr, all.handler());
+  g.poll();
+  CHECK(all.lines == std::vector<std::string>{"old 1", "old 2", "new 3"});
+}
+
+TEST_CASE("an incomplete line waits for its LF", "[follow]") {
+  TempDir d;
+  const auto log = d.path / "asa.log";
+  append(log, "");
+  Collector c;
+  FileFollower f({log.string(), false, 1024}, nullptr, c.handler());
+  f.poll();
+  append(log, "half");
+  CHECK(f.poll() == 0);
+  append(log, " and half\r\n");
+  CHECK(f.poll() == 1);
+  CHECK(c.lines == std::vector<std::string>{"half and half"});
+}
+
+TEST_CASE("rename-and-create rotation loses nothing", "[follow]") {
+  TempDir d;
+  const auto log = d.path / "asa.log";
+  append(log, "");
+  Collector c;
+  FileFollower f({log.string(), false, 1024}, nullptr, c.handler());
+  f.poll();
+  append(log, "a\n");
+  f.poll();
+  append(log, "b\n");  // written before the rotation, not yet read
+  fs::rename(log, d.path / "asa.log.1");
+  append(d.path / "asa.log.1", "c\n");  // a writer still holding the old file
+  append(log, "d\n");                  // the new file
+  f.poll();
+  append(log, "e\n");
+  f.poll();
+  CHECK(c.lines == std::vector<std::string>{"a", "b", "c", "d", "e"});
+  CHECK(f.rotations() == 1);
+}
+
+TEST_CASE("copytruncate is followed from the start of the file", "[follow]") {
+  TempDir d;
+  const auto log = d.path / "asa.log";
+  append(log, "");
+  Collector c;
+  FileFollower f({log.string(), false, 1024}, nullptr, c.handler());
+  f.poll();
+  append(log, "one\ntwo\n");
+  f.poll();
+  fs::copy_file(log, d.path / "asa.log.1");
+  fs::resize_file(log, 0);
+  append(log, "x\n");
+  f.poll();
+  CHECK(c.lines == std::vector<std::string>{"one", "two", "x"});
+  CHECK(f.truncations() == 1);
+}
+
+TEST_CASE("a file that appears later is read from its start", "[follow]") {
+  TempDir d;
+  const auto log = d.path / "later.log";
+  Collector c;
+  FileFollower f({log.string(), false, 1024}, nullptr, c.handler());
+  CHECK(f.poll() == 0);
+  append(log, "first\n");
+  f.poll();
+  CHECK(c.lines == std::vector<std::string>{"first"});
+}
+
+TEST_CASE("positions survive a restart, also across a rotation while stopped", "[follow]") {
+  TempDir d;
+  const auto log = d.path / "asa.log";
+  const auto state = d.path / "positions";
+  append(log, "");
+  {
+    PositionStore store(state);
+    std::string error;
+    REQUIRE(store.load(error));
+    Collector c;
+    FileFollower f({log.string(), false, 1024}, &store, c.handler());
+    f.poll();
+    append(log, "1\n2\n3");  // "3" has no LF yet
+    f.poll();
+    REQUIRE(store.save(error));
+    CHECK(c.lines == std::vector<std::string>{"1", "2"});
+  }
+  append(log, "\n4\n");
+  SECTION("same file") {
+    PositionStore store(state);
+    std::string error;
+    REQUIRE(store.load(error));
+    Collector c;
+    FileFollower f({log.string(), false, 1024}, &store, c.handler());
+    f.poll();
+    CHECK(c.lines == std::vector<std::string>{"3", "4"});
+    CHECK(c.numbers == std::vector<std::uint64_t>{3, 4});
+  }
+  SECTION("rotated while stopped") {
+    fs::rename(log, d.path / "asa.log.1");
+    append(log, "5\n");
+    PositionStore store(state);
+    std::string error;
+    REQUIRE(store.load(error));
+    Collector c;
+    FileFollower f({log.string(), false, 1024}, &store, c.handler());
+    f.poll();
+    CHECK(c.lines == std::vector<std::string>{"3", "4", "5"});
+  }
+}
+
+TEST_CASE("a corrupt state file is an error", "[follow]") {
+  TempDir d;
+  append(d.path / "positions", "this is not a position\n");
+  PositionStore store(d.path / "positions");
+  std::string error;
+  CHECK_FALSE(store.load(error));
+  CHECK(error.find(":1:") != std::string::npos);
+}
