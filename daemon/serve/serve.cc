@@ -307,7 +307,9 @@ int Server::run() {
   spdlog::info("knowledge base {} from {}: {} signatures, loaded in {:.1f} ms", loaded.kb->version(),
                config_.signatures.string(), loaded.kb->signatures().size(), loaded.kb->load_milliseconds());
 
-  // Phase: output and sources that are files.
+  // Phase: output and sources that are files. A closed stdout pipe must be
+  // a counted write error, not a fatal SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
   std::string error;
   sink_ = make_file_sink(config_.output, metrics_, error);
   if (!sink_) {

@@ -323,6 +323,7 @@ def scenario_allowlist(args, work):
   - {type: udp, address: "127.0.0.1:0", allow: [192.0.2.0/24]}
   - {type: tcp, address: "127.0.0.1:0", allow: [192.0.2.0/24, 127.0.0.0/8]}
   - {type: tcp, address: "127.0.0.1:0", allow: ["10.0.0.0/8"]}
+  - {type: tcp, address: "127.0.0.1:0", max_connections: 2, idle_timeout: 1}
 """)
     d = Daemon.serve(args, work, ["--config", cfg])
     try:
@@ -341,6 +342,16 @@ def scenario_allowlist(args, work):
         check([g["fields"]["peer_ip"] for g in got] == ["203.0.113.2"], "only the allowed sender: {}".format(got))
         check(d.metric("tunneldoc_listener_denied_total", "udp:") == 3, "udp denied")
         check(d.metric("tunneldoc_listener_denied_total", ":%d" % tcp_denied) == 1, "tcp denied")
+        # max_connections and idle_timeout.
+        limited = d.port("tcp", 2)
+        conns = [socket.create_connection(("127.0.0.1", limited), timeout=5) for _ in range(3)]
+        wait_for(lambda: d.metric("tunneldoc_listener_connections_refused_total", ":%d" % limited) == 1, 5,
+                 "third connection refused")
+        check(d.metric("tunneldoc_listener_connections_open", ":%d" % limited) == 2, "two open")
+        wait_for(lambda: d.metric("tunneldoc_listener_connections_open", ":%d" % limited) == 0, 5,
+                 "idle connections closed after idle_timeout")
+        for c in conns:
+            c.close()
         err = d.stderr()
         check(err.count("denied by the allowlist") == 2, "denied logged once per listener (rate-limited):\n" + err)
     finally:

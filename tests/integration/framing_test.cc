@@ -251,6 +251,16 @@ colour: blue
     CHECK(all.find("\"threads\" must be between") != std::string::npos);
     CHECK(all.find(":7: unknown option \"colour\"") != std::string::npos);
   }
+  SECTION("the shipped production example parses, 514/udp, 514/tcp, 6514/tls") {
+    auto r = load_config(std::filesystem::path(TUNNELDOC_SOURCE_DIR) / "packaging" / "tunneldoc.yaml");
+    INFO((r.errors.empty() ? std::string() : r.errors[0]));
+    REQUIRE(r.ok());
+    REQUIRE(r.config.listeners.size() == 3);
+    CHECK(r.config.listeners[0].endpoint.to_string() == "0.0.0.0:514");
+    CHECK(r.config.listeners[2].transport == Transport::tls);
+    CHECK(r.config.listeners[2].endpoint.port == 6514);
+    CHECK(r.config.files.size() == 2);
+  }
   SECTION("YAML syntax error") {
     auto r = load_config(write_temp("syntax.yaml", "listeners: [\n"));
     CHECK_FALSE(r.ok());
