@@ -18,6 +18,7 @@
 #include "kb_eval.h"
 #include "tunneldoc/commands.h"
 #include "tunneldoc/knowledge_base.h"
+#include "tunneldoc/parse.h"
 
 namespace {
 
@@ -204,5 +205,26 @@ TEST_CASE("explain diagnoses every example line as its signature", "[kb][explain
       CHECK(out.find("Diagnosis for: ") == 0);
       CHECK(out.find("\n" + sig.id + ": ") != std::string::npos);
     }
+  }
+}
+
+TEST_CASE("every signature has examples in at least two header forms", "[kb][examples]") {
+  // A form is the header family the parser recognised, with or without <PRI>
+  // and host, and the message-id family (ASA/FTD/PIX): the rows of the design's
+  // table. VPN Client and VPN 3000 records have one form of their own.
+  for (const auto& sig : kb()->signatures()) {
+    std::set<std::string> forms;
+    bool single_form_source = false;
+    for (const auto& ex : sig.examples) {
+      const tunneldoc::LogRecord r = tunneldoc::parse_line(ex.line);
+      if (r.form == tunneldoc::HeaderForm::vpn3000 || r.form == tunneldoc::HeaderForm::vpn_client) {
+        single_form_source = true;
+      }
+      const std::string id(r.message_id);
+      forms.insert(std::to_string(static_cast<int>(r.form)) + "/" + id.substr(0, id.find('-')) + "/" +
+                   (r.facility >= 0 ? "pri" : "") + "/" + (r.host.empty() ? "" : "host"));
+    }
+    INFO(sig.id);
+    if (!single_form_source) CHECK(forms.size() >= 2);
   }
 }
