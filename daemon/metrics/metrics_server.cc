@@ -2,6 +2,8 @@
 #include "tunneldoc/metrics_server.h"
 
 #include <atomic>
+#include <mutex>
+#include <vector>
 
 #include <utility>  // before Boost 1.74 Asio: awaitable.hpp needs std::exchange
 
@@ -28,6 +30,15 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, std::shared_ptr<const Shared> shared)
       : stream_(std::move(socket)), shared_(std::move(shared)) {}
+
+  // Ends the session on its own strand (at stop: keep-alive clients must not hold up shutdown).
+  void close() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      beast::error_code ec;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+      self->stream_.socket().close(ec);
+    });
+  }
 
   void read() {
     request_ = {};
@@ -114,6 +125,15 @@ class BeastMetricsServer final : public MetricsServer {
       beast::error_code ec;
       acceptor_.close(ec);
     });
+    std::vector<std::shared_ptr<Session>> open;
+    {
+      std::lock_guard lock(mutex_);
+      for (auto& w : sessions_) {
+        if (auto s = w.lock()) open.push_back(std::move(s));
+      }
+      sessions_.clear();
+    }
+    for (auto& s : open) s->close();
   }
   Endpoint local_endpoint() const override { return local_; }
 
@@ -122,7 +142,17 @@ class BeastMetricsServer final : public MetricsServer {
     if (stopping_) return;
     acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted || stopping_) return;
-      if (!ec) std::make_shared<Session>(std::move(socket), shared_)->read();
+      if (!ec) {
+        auto session = std::make_shared<Session>(std::move(socket), shared_);
+        {
+          std::lock_guard lock(mutex_);
+          // Forget finished sessions now and then, so the list stays small.
+          if (sessions_.size() > 64)
+            std::erase_if(sessions_, [](const std::weak_ptr<Session>& w) { return w.expired(); });
+          sessions_.push_back(session);
+        }
+        session->read();
+      }
       accept();
     });
   }
@@ -132,6 +162,8 @@ class BeastMetricsServer final : public MetricsServer {
   std::shared_ptr<const Shared> shared_;
   Endpoint local_;
   std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::vector<std::weak_ptr<Session>> sessions_;  // guarded by mutex_
 };
 
 }  // namespace

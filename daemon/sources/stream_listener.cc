@@ -41,7 +41,9 @@ class ConnectionBase {
   virtual void begin() = 0;     // starts it on its own strand
 };
 
-class StreamListener final : public Listener {
+// Shared-owned: connections keep it alive, so one destroyed with the
+// io_context (after a forced stop) still finds its listener.
+class StreamListener final : public Listener, public std::enable_shared_from_this<StreamListener> {
  public:
   StreamListener(asio::io_context& io, const ListenerConfig& config, Pipeline& pipeline, MetricsRegistry& metrics)
       : io_(io),
@@ -53,7 +55,9 @@ class StreamListener final : public Listener {
         tls_(ssl::context::tls_server) {}
 
   bool bind(std::string& error);
-  void start() override { asio::post(acceptor_.get_executor(), [this] { accept(); }); }
+  void start() override {
+    asio::post(acceptor_.get_executor(), [self = shared_from_this()] { self->accept(); });
+  }
   void stop() override;
   std::string name() const override { return name_; }
   Endpoint local_endpoint() const override { return local_; }
@@ -105,29 +109,29 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   static constexpr bool kTls = !std::is_same_v<Stream, tcp::socket>;
 
   template <class... Args>
-  Connection(StreamListener& owner, std::uint64_t id, const tcp::endpoint& peer, Args&&... args)
-      : owner_(owner),
+  Connection(std::shared_ptr<StreamListener> owner, std::uint64_t id, const tcp::endpoint& peer, Args&&... args)
+      : owner_(std::move(owner)),
         id_(id),
         stream_(std::forward<Args>(args)...),
         timer_(stream_.get_executor()),
-        parser_(owner.config().max_frame) {
+        parser_(owner_->config().max_frame) {
     host_ = peer.address().to_string();
     source_ = std::string(kTls ? "tls:" : "tcp:") + (peer.address().is_v6() ? "[" + host_ + "]" : host_) + ":" +
               std::to_string(peer.port());
-    owner_.counters().open.add(1);
+    owner_->counters().open.add(1);
   }
   ~Connection() override {
-    owner_.counters().open.add(-1);
-    owner_.forget(id_);
+    owner_->counters().open.add(-1);
+    owner_->forget(id_);
   }
 
   void start() {
-    if (owner_.stopping()) {
+    if (owner_->stopping()) {
       close();
       return;
     }
     if constexpr (kTls) {
-      arm_timer(owner_.config().handshake_timeout_seconds);
+      arm_timer(owner_->config().handshake_timeout_seconds);
       stream_.async_handshake(ssl::stream_base::server,
                               [self = this->shared_from_this()](const boost::system::error_code& ec) {
                                 self->on_handshake(ec);
@@ -160,18 +164,18 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     timer_.async_wait([self = this->shared_from_this()](const boost::system::error_code& ec) {
       if (ec) return;  // cancelled: there was activity
       if (self->timer_.expiry() > std::chrono::steady_clock::now()) return;
-      spdlog::debug("{}: {} closed after {} s of silence", self->owner_.name(), self->source_,
-                    self->owner_.config().idle_timeout_seconds);
+      spdlog::debug("{}: {} closed after {} s of silence", self->owner_->name(), self->source_,
+                    self->owner_->config().idle_timeout_seconds);
       self->close();
     });
   }
 
   void on_handshake(const boost::system::error_code& ec) {
     if (ec) {
-      owner_.counters().malformed.inc();
+      owner_->counters().malformed.inc();
       std::uint64_t suppressed = 0;
-      if (owner_.malformed_log().allow(suppressed))
-        spdlog::warn("{}: TLS handshake with {} failed: {} ({} similar suppressed)", owner_.name(), source_,
+      if (owner_->malformed_log().allow(suppressed))
+        spdlog::warn("{}: TLS handshake with {} failed: {} ({} similar suppressed)", owner_->name(), source_,
                      ec.message(), suppressed);
       close();
       return;
@@ -181,7 +185,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
 
   void read() {
     if (closed_) return;
-    arm_timer(owner_.config().idle_timeout_seconds);
+    arm_timer(owner_->config().idle_timeout_seconds);
     stream_.async_read_some(asio::buffer(buffer_),
                             [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
                               self->on_read(ec, n);
@@ -199,16 +203,16 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   }
 
   void consume(std::string_view data) {
-    owner_.counters().bytes.inc(data.size());
+    owner_->counters().bytes.inc(data.size());
     while (!closed_) {
       const auto r = parser_.parse(data);
       if (r == FrameParser::Result::good) {
         emit();
       } else if (r == FrameParser::Result::bad) {
-        owner_.counters().malformed.inc();
+        owner_->counters().malformed.inc();
         std::uint64_t suppressed = 0;
-        if (owner_.malformed_log().allow(suppressed))
-          spdlog::warn("{}: {} sent an octet count no syslog message has; closing the connection", owner_.name(),
+        if (owner_->malformed_log().allow(suppressed))
+          spdlog::warn("{}: {} sent an octet count no syslog message has; closing the connection", owner_->name(),
                        source_);
         close();
       } else {
@@ -218,21 +222,21 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   }
 
   void emit() {
-    owner_.counters().messages.inc();
+    owner_->counters().messages.inc();
     if (parser_.truncated()) {
-      owner_.counters().oversize.inc();
+      owner_->counters().oversize.inc();
       const auto now = std::chrono::steady_clock::now();
       if (now - last_oversize_log_ >= std::chrono::minutes(1)) {
         last_oversize_log_ = now;
-        spdlog::warn("{}: {} sent a message longer than max_frame ({} bytes); it was cut", owner_.name(), source_,
-                     owner_.config().max_frame);
+        spdlog::warn("{}: {} sent a message longer than max_frame ({} bytes); it was cut", owner_->name(), source_,
+                     owner_->config().max_frame);
       }
     }
     if (parser_.frame().empty()) return;
     Origin origin;
     origin.source = source_;
     origin.host = host_;
-    owner_.pipeline().process(parser_.frame(), origin, parser_.truncated());
+    owner_->pipeline().process(parser_.frame(), origin, parser_.truncated());
   }
 
   // At shutdown: what the kernel already holds for a plain TCP connection is
@@ -263,7 +267,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     socket().close(ec);
   }
 
-  StreamListener& owner_;
+  std::shared_ptr<StreamListener> owner_;  // outlives every connection, even at io_context teardown
   std::uint64_t id_;
   Stream stream_;
   asio::steady_timer timer_;
@@ -328,8 +332,9 @@ bool StreamListener::bind(std::string& error) {
 
 void StreamListener::accept() {
   if (stopping_) return;
-  acceptor_.async_accept(asio::make_strand(io_), [this](const boost::system::error_code& ec, tcp::socket socket) {
-    on_accept(ec, std::move(socket));
+  acceptor_.async_accept(asio::make_strand(io_), [self = shared_from_this()](const boost::system::error_code& ec,
+                                                                         tcp::socket socket) {
+    self->on_accept(ec, std::move(socket));
   });
 }
 
@@ -341,7 +346,7 @@ void StreamListener::on_accept(const boost::system::error_code& ec, tcp::socket 
     if (errors_log_.allow(suppressed)) spdlog::warn("{}: accept failed: {}", name_, ec.message());
     // Out of descriptors and similar: wait a little rather than spin.
     auto timer = std::make_shared<asio::steady_timer>(acceptor_.get_executor(), std::chrono::milliseconds(100));
-    timer->async_wait([this, timer](const boost::system::error_code&) { accept(); });
+    timer->async_wait([self = shared_from_this(), timer](const boost::system::error_code&) { self->accept(); });
     return;
   }
   boost::system::error_code pec;
@@ -377,11 +382,11 @@ void StreamListener::on_accept(const boost::system::error_code& ec, tcp::socket 
     std::lock_guard lock(mutex_);
     const std::uint64_t id = next_id_++;
     if (config_.transport == Transport::tls) {
-      auto t = std::make_shared<Connection<ssl::stream<tcp::socket>>>(*this, id, peer, std::move(socket), tls_);
+      auto t = std::make_shared<Connection<ssl::stream<tcp::socket>>>(shared_from_this(), id, peer, std::move(socket), tls_);
       connections_[id] = t;
       c = std::move(t);
     } else {
-      auto t = std::make_shared<Connection<tcp::socket>>(*this, id, peer, std::move(socket));
+      auto t = std::make_shared<Connection<tcp::socket>>(shared_from_this(), id, peer, std::move(socket));
       connections_[id] = t;
       c = std::move(t);
     }
@@ -392,9 +397,9 @@ void StreamListener::on_accept(const boost::system::error_code& ec, tcp::socket 
 
 void StreamListener::stop() {
   if (stopping_.exchange(true)) return;
-  asio::post(acceptor_.get_executor(), [this] {
+  asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
     boost::system::error_code ec;
-    acceptor_.close(ec);
+    self->acceptor_.close(ec);
   });
   std::vector<std::shared_ptr<ConnectionBase>> open;
   {
@@ -408,11 +413,28 @@ void StreamListener::stop() {
 
 }  // namespace
 
+namespace {
+// The Listener the caller owns; the listener itself is shared with its connections.
+class StreamListenerHandle final : public Listener {
+ public:
+  explicit StreamListenerHandle(std::shared_ptr<StreamListener> impl) : impl_(std::move(impl)) {}
+  ~StreamListenerHandle() override { impl_->stop(); }
+  void start() override { impl_->start(); }
+  void stop() override { impl_->stop(); }
+  std::string name() const override { return impl_->name(); }
+  Endpoint local_endpoint() const override { return impl_->local_endpoint(); }
+  Transport transport() const override { return impl_->transport(); }
+
+ private:
+  std::shared_ptr<StreamListener> impl_;
+};
+}  // namespace
+
 std::unique_ptr<Listener> make_stream_listener(asio::io_context& io, const ListenerConfig& config, Pipeline& pipeline,
                                                MetricsRegistry& metrics, std::string& error) {
-  auto l = std::make_unique<StreamListener>(io, config, pipeline, metrics);
+  auto l = std::make_shared<StreamListener>(io, config, pipeline, metrics);
   if (!l->bind(error)) return nullptr;
-  return l;
+  return std::make_unique<StreamListenerHandle>(std::move(l));
 }
 
 }  // namespace tunneldoc

@@ -444,10 +444,16 @@ def scenario_shutdown(args, work):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     for i in range(300):
         s.sendto(line("10.1.%d.%d" % (i // 250, i % 250)).encode(), ("127.0.0.1", udp))
+    # A metrics client that keeps its connection alive: the daemon must not
+    # wait for it past the deadline.
+    m = socket.create_connection(("127.0.0.1", d.info["metrics"]["port"]), timeout=5)
+    m.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+    check(b"200 OK" in m.recv(4096), "keep-alive healthz")
     time.sleep(0.3)
     status, _ = d.http("/healthz")
     check(status == 200, "healthy while serving")
     took = d.stop()
+    m.close()
     got = d.diagnoses()
     check(len(got) == 600, "every received message processed before exit: {} of 600".format(len(got)))
     check("stopped" in d.stderr(), "says it stopped")
