@@ -256,7 +256,7 @@ def patterndb(templates: list[Template]) -> str:
     """A syslog-ng PatternDB (version 4) with one rule per template. The whole
     input line is the message (the peer runs with flags(no-parse)), so every
     rule starts with an @ESTRING@ that skips the header up to the message id."""
-    rules = []
+    rules, seen = [], set()
     for k, t in enumerate(templates):
         line = t.line
         p = line.find("%")
@@ -270,23 +270,32 @@ def patterndb(templates: list[Template]) -> str:
             continue
         parts, pos = [prefix], start
         for s, e, n in t.spans:
-            if s < start:
-                continue
             value = line[s:e]
+            # Values the generator never varies stay literal (they are the
+            # same in every corpus line of this template).
+            if s < start or vary_value(n, value, random.Random(0)) is None:
+                continue
             parts.append(line[pos:s].replace("@", "@@"))
-            nxt = line[e] if e < len(line) else ""
             if IPV4.match(value):
                 parts.append(f"@IPv4:f.{n}@")
-            elif nxt and nxt not in "@":
-                parts.append(f"@ESTRING:f.{n}:{nxt}@")
-                e += 1
-                if e <= len(line):
-                    pass
-            else:
+            elif e >= len(line):
                 parts.append(f"@ANYSTRING:f.{n}@")
+            else:
+                # ESTRING stops at the first occurrence of its end string: take
+                # enough of the following literal text that the value (or any
+                # variant of it) cannot contain it.
+                k = 1
+                while e + k < len(line) and (line[e:e + k] in value or line[e:e + k].strip(".-_0123456789") == ""):
+                    k += 1
+                stop = line[e:e + k]
+                parts.append(f"@ESTRING:f.{n}:{stop.replace('@', '@@')}@")
+                e += k
             pos = e
         parts.append(line[pos:].replace("@", "@@"))
         pattern = "".join(parts)
+        if pattern in seen:  # two examples that differ only in varied values
+            continue
+        seen.add(pattern)
         rules.append(
             f'      <rule provider="tunneldoc-bench" id="{escape(t.sig_id)}.{k}" class="{escape(t.sig_id)}">\n'
             f"        <patterns><pattern>{escape(pattern)}</pattern></patterns>\n"

@@ -109,7 +109,7 @@ def main() -> int:
     w("build-perf/bench/tunneldoc_microbench")
     w("```\n")
     try:
-        with open("docs/performance-notes.md", encoding="utf-8") as fh:
+        with open("bench/performance-notes.md", encoding="utf-8") as fh:
             w(fh.read())
     except OSError:
         pass

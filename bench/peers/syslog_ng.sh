@@ -8,7 +8,7 @@
 #   bench/peers/syslog_ng.sh CORPUS PATTERNDB.xml WORKDIR
 # prints: "<seconds> <matches>" on standard output.
 set -euo pipefail
-corpus=$1 pdb=$2 work=$3
+corpus=$(realpath "$1") pdb=$(realpath "$2") work=$(realpath -m "$3")
 command -v syslog-ng >/dev/null || { echo "syslog-ng is not installed (apt-get install syslog-ng-core)" >&2; exit 3; }
 mkdir -p "$work"
 out="$work/syslog-ng.jsonl"

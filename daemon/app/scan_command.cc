@@ -49,7 +49,7 @@ struct ScanStats {
 };
 
 constexpr std::size_t kFlushBytes = 1 << 20;
-constexpr std::size_t kChunkBytes = 4 << 20;
+constexpr std::size_t kChunkBytes = 1 << 20;
 
 // Parse, match and render of one line; one per thread.
 class LineProcessor {

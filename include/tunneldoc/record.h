@@ -31,6 +31,8 @@ struct EventTime {
   // offset is written as "Z" (ASA and IOS clocks are usually UTC; the
   // operator can say otherwise with the header's own zone).
   std::string to_rfc3339(int default_year) const;
+  // The same text appended to `out`, without allocating (the renderer's path).
+  void append_rfc3339(std::string& out, int default_year) const;
 };
 
 // Which header family the parser recognised; exported for tests and metrics.

@@ -48,7 +48,7 @@ std::string corpus(std::size_t max_line) {
   };
   std::string out;
   std::size_t k = 0;
-  while (out.size() < (9u << 20)) {  // more than two 4 MiB chunks
+  while (out.size() < (9u << 20)) {  // several 1 MiB chunks
     out += lines[k % lines.size()];
     if (k % 997 == 0) {  // over-long lines, diagnosed or not, some far longer than a chunk's margin
       out += " ";
