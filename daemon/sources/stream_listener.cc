@@ -131,7 +131,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
       return;
     }
     if constexpr (kTls) {
-      arm_timer(owner_->config().handshake_timeout_seconds);
+      arm_timer(std::chrono::seconds(owner_->config().handshake_timeout_seconds));
       stream_.async_handshake(ssl::stream_base::server,
                               [self = this->shared_from_this()](const boost::system::error_code& ec) {
                                 self->on_handshake(ec);
@@ -159,8 +159,8 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     }
   }
 
-  void arm_timer(int seconds) {
-    timer_.expires_after(std::chrono::seconds(seconds));
+  void arm_timer(std::chrono::steady_clock::duration after) {
+    timer_.expires_after(after);
     timer_.async_wait([self = this->shared_from_this()](const boost::system::error_code& ec) {
       if (ec) return;  // cancelled: there was activity
       if (self->timer_.expiry() > std::chrono::steady_clock::now()) return;
@@ -185,7 +185,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
 
   void read() {
     if (closed_) return;
-    arm_timer(owner_->config().idle_timeout_seconds);
+    if (!draining_) arm_timer(std::chrono::seconds(owner_->config().idle_timeout_seconds));
     stream_.async_read_some(asio::buffer(buffer_),
                             [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
                               self->on_read(ec, n);
@@ -242,8 +242,14 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   // At shutdown: what the kernel already holds for a plain TCP connection is
   // read and processed; then the connection closes.
   void drain_and_close() {
-    if (closed_) return;
-    if constexpr (!kTls) {
+    if (closed_ || draining_) return;
+    if constexpr (kTls) {
+      // TLS records cannot be read without blocking here; let the pending
+      // read deliver what has arrived, for a short while, then close.
+      draining_ = true;
+      arm_timer(std::chrono::milliseconds(250));
+      return;
+    } else {
       boost::system::error_code ec;
       socket().non_blocking(true, ec);
       for (int i = 0; i < 1024 && !ec; ++i) {
@@ -275,6 +281,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   std::array<char, kReadSize> buffer_;
   std::string source_, host_;
   bool closed_ = false;
+  bool draining_ = false;  // shutting down: no new idle deadline
   std::chrono::steady_clock::time_point last_oversize_log_{};
 };
 

@@ -295,8 +295,18 @@ def scenario_tls(args, work):
                     fail("a TLS 1.1 handshake succeeded")
         except (ssl.SSLError, OSError, ValueError):
             pass
-    finally:
+        # Data in flight on an open TLS connection at SIGTERM is still processed.
+        raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+        t = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+        b = line("192.0.2.13").encode()
+        t.sendall(b"%d %s" % (len(b), b))
+        time.sleep(0.1)
         d.stop()
+        t.close()
+        ips = sorted(g["fields"]["peer_ip"] for g in d.diagnoses())
+        check("192.0.2.13" in ips, "TLS data in flight at shutdown: {}".format(ips))
+    finally:
+        d.kill()
 
     # Client certificates: required and checked against a CA.
     ca = make_cert(work, "ca")
