@@ -228,3 +228,15 @@ TEST_CASE("every signature has examples in at least two header forms", "[kb][exa
     if (!single_form_source) CHECK(forms.size() >= 2);
   }
 }
+
+TEST_CASE("signatures that share a key have counter-examples", "[kb][examples]") {
+  std::map<std::string, int> per_key;
+  for (const auto& sig : kb()->signatures())
+    for (const auto& k : sig.keys) ++per_key[k];
+  for (const auto& sig : kb()->signatures()) {
+    bool shared = false;
+    for (const auto& k : sig.keys) shared = shared || per_key[k] > 1;
+    INFO(sig.id);
+    if (shared) CHECK(!sig.counter_examples.empty());
+  }
+}
