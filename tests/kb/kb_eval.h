@@ -30,17 +30,17 @@
 namespace tunneldoc::kbeval {
 
 struct Row {
-  std::string expected;              // signature id or "-"
-  std::set<std::string> slugs;       // expected slugs
+  std::string expected;         // signature id or "-"
+  std::set<std::string> slugs;  // expected slugs
   std::string line;
-  int number = 0;                    // 1-based line number in its file
+  int number = 0;  // 1-based line number in its file
 };
 
 struct Mismatch {
   std::string file;
   int number = 0;
   std::string expected;
-  std::string got;                   // "-" when nothing matched
+  std::string got;  // "-" when nothing matched
   std::string line;
 };
 
@@ -54,7 +54,7 @@ struct Result {
   int eval_lines = 0;
   int negative_lines = 0;
   int negative_hits = 0;
-  std::vector<Mismatch> mismatches;  // eval and negative lines that got the wrong answer
+  std::vector<Mismatch> mismatches;                    // eval and negative lines that got the wrong answer
   std::map<std::string, SlugCounts> per_slug;          // predicted = every section of the signature
   std::map<std::string, SlugCounts> per_slug_primary;  // predicted = its first (primary) section only
   bool ok() const { return mismatches.empty(); }

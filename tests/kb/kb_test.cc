@@ -2,18 +2,16 @@
 // committed coverage report, and `explain` for everything the knowledge base
 // knows.
 #define CATCH_CONFIG_MAIN
-#include <catch2/catch.hpp>
-
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "kb_eval.h"
 #include "tunneldoc/commands.h"
