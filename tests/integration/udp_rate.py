@@ -76,6 +76,9 @@ def main():
             rcvbuf = snmp_udp()["RcvbufErrors"] - snmp_before["RcvbufErrors"]
             print("%10s %12.0f %10d %10d %12d %14d%s" % (rate or "unpaced", achieved, a.count, got, drops, rcvbuf,
                                                         "" if got == a.count else "   LOSS"))
+        with open("/proc/%d/status" % proc.pid) as f:
+            hwm = [l.split()[1] for l in f if l.startswith("VmHWM:")][0]
+        print("peak RSS of serve (VmHWM): %.1f MiB" % (int(hwm) / 1024.0))
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
