@@ -296,6 +296,10 @@ void Server::shutdown() {
 }
 
 int Server::run() {
+  // Signals first: a SIGHUP or SIGTERM while the knowledge base loads must not
+  // take its default (fatal) action.
+  signals_ = std::make_unique<asio::signal_set>(io_, SIGHUP, SIGTERM, SIGINT);
+
   // Phase: knowledge base.
   LoadResult loaded = load_knowledge_base(config_.signatures);
   if (!loaded.ok()) {
@@ -330,9 +334,7 @@ int Server::run() {
     return 0;
   }
 
-  // Phase: bind. Signals are set up first so that a SIGTERM during start-up
-  // is not the default (fatal) action.
-  signals_ = std::make_unique<asio::signal_set>(io_, SIGHUP, SIGTERM, SIGINT);
+  // Phase: bind.
   if (!bind(error)) {
     std::cerr << "tunneldoc: " << error << '\n';
     return 1;

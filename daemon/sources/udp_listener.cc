@@ -237,7 +237,10 @@ class UdpListener final : public Listener {
       counters_->oversize.inc();
     }
     message = trim_message(message);
-    if (message.empty()) return;
+    if (message.empty()) {
+      counters_->malformed.inc();  // an empty datagram is not a message
+      return;
+    }
     Origin origin;
     origin.context = &r;
     origin.describe = &UdpListener::describe;

@@ -1,0 +1,146 @@
+// pipeline_test.cc — the pipeline every source feeds: diagnoses, host fallback,
+// sources, counters, and knowledge-base swaps while worker threads run.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tunneldoc/knowledge_base.h"
+#include "tunneldoc/metrics.h"
+#include "tunneldoc/pipeline.h"
+#include "tunneldoc/sink.h"
+
+using namespace tunneldoc;
+
+namespace {
+
+class MemorySink final : public Sink {
+ public:
+  explicit MemorySink(MetricsRegistry& m) : Sink("memory", m) {}
+  void write(std::string_view records) override {
+    std::lock_guard lock(mutex_);
+    text_.append(records);
+    records_.inc(1);
+  }
+  void flush() override {}
+  bool reopen(std::string&) override { return true; }
+  std::vector<nlohmann::json> records() {
+    std::lock_guard lock(mutex_);
+    std::vector<nlohmann::json> out;
+    std::size_t start = 0;
+    for (std::size_t nl; (nl = text_.find('\n', start)) != std::string::npos; start = nl + 1)
+      out.push_back(nlohmann::json::parse(text_.substr(start, nl - start)));
+    return out;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::string text_;
+};
+
+const char* kLine =
+    "<165>Nov 26 2026 09:20:11 hq-asa : %ASA-5-713904: IP = 203.0.113.9, Received an un-encrypted "
+    "NO_PROPOSAL_CHOSEN notify message, drop";
+const char* kBare = "%ASA-5-713904: IP = 203.0.113.9, Received an un-encrypted NO_PROPOSAL_CHOSEN notify message, drop";
+
+std::shared_ptr<const KnowledgeBase> kb() {
+  static auto loaded = load_knowledge_base(TUNNELDOC_SIGNATURE_DIR);
+  REQUIRE(loaded.ok());
+  return loaded.kb;
+}
+
+}  // namespace
+
+TEST_CASE("the pipeline diagnoses, names the source, and falls back to the sender as host", "[pipeline]") {
+  MetricsRegistry metrics;
+  MemorySink sink(metrics);
+  Pipeline pipeline(kb(), sink, metrics, 2026);
+  Origin tcp;
+  tcp.source = "tcp:192.0.2.1:514";
+  tcp.host = "192.0.2.1";
+  pipeline.process(kLine, tcp);
+  pipeline.process(kBare, tcp);
+  pipeline.process("<13>nothing to see", tcp);
+  Origin file;
+  file.source = "file:/var/log/asa.log";
+  file.line = 17;
+  pipeline.process(kLine, file);
+  struct Ctx {
+    int calls = 0;
+  } ctx;
+  Origin udp;
+  udp.context = &ctx;
+  udp.describe = [](const void* c, std::string& source, std::string& host) {
+    ++static_cast<Ctx*>(const_cast<void*>(c))->calls;
+    source = "udp:198.51.100.7:514";
+    host = "198.51.100.7";
+  };
+  pipeline.process("<13>not diagnosed: describe is not called", udp);
+  pipeline.process(kBare, udp);
+  CHECK(ctx.calls == 1);
+
+  auto r = sink.records();
+  REQUIRE(r.size() == 4);
+  CHECK(r[0]["host"] == "hq-asa");
+  CHECK(r[0]["evidence"][0]["source"] == "tcp:192.0.2.1:514");
+  CHECK(r[1]["host"] == "192.0.2.1");
+  CHECK(r[2]["evidence"][0]["source"] == "file:/var/log/asa.log:17");
+  CHECK(r[3]["host"] == "198.51.100.7");
+  CHECK(r[3]["evidence"][0]["source"] == "udp:198.51.100.7:514");
+  const std::string text = metrics.render();
+  CHECK(text.find("tunneldoc_diagnoses_total 4\n") != std::string::npos);
+  CHECK(text.find("tunneldoc_messages_processed_total 6\n") != std::string::npos);
+  CHECK(text.find("tunneldoc_signature_matches_total{signature=\"asa-713904-no-proposal-chosen\"} 4\n") !=
+        std::string::npos);
+}
+
+TEST_CASE("knowledge-base swaps while workers run lose no message", "[pipeline]") {
+  MetricsRegistry metrics;
+  MemorySink sink(metrics);
+  Pipeline pipeline(kb(), sink, metrics, 2026);
+  constexpr int kPerThread = 3000;
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&] {
+      auto worker = pipeline.bind_thread();
+      while (!go) std::this_thread::yield();
+      Origin o;
+      o.source = "tcp:192.0.2.1:514";
+      o.host = "192.0.2.1";
+      for (int i = 0; i < kPerThread; ++i) pipeline.process(i % 2 ? kLine : "<13>noise", o);
+    });
+  }
+  go = true;
+  for (int i = 0; i < 3; ++i) {
+    auto again = load_knowledge_base(TUNNELDOC_SIGNATURE_DIR);
+    REQUIRE(again.ok());
+    pipeline.swap_knowledge_base(again.kb);
+  }
+  for (auto& t : threads) t.join();
+  CHECK(sink.records().size() == 2 * kPerThread / 2);
+  CHECK(metrics.render().find("tunneldoc_signature_matches_total{signature=\"asa-713904-no-proposal-chosen\"} 3000\n") !=
+        std::string::npos);
+}
+
+TEST_CASE("metrics render in Prometheus text format", "[metrics]") {
+  MetricsRegistry m;
+  m.counter("x_total", "Things", {{"listener", "udp:127.0.0.1:1"}}).inc(3);
+  CHECK(&m.counter("x_total", "Things", {{"listener", "udp:127.0.0.1:1"}}) ==
+        &m.counter("x_total", "Things", {{"listener", "udp:127.0.0.1:1"}}));
+  m.gauge("g", "A gauge").set(1.5);
+  int owner = 0;
+  m.probe("p_total", "Probed", "counter", {{"a", "quote\"d"}}, [] { return 7.0; }, &owner);
+  const std::string text = m.render();
+  CHECK(text.find("# HELP x_total Things\n# TYPE x_total counter\nx_total{listener=\"udp:127.0.0.1:1\"} 3\n") !=
+        std::string::npos);
+  CHECK(text.find("g 1.5\n") != std::string::npos);
+  CHECK(text.find("p_total{a=\"quote\\\"d\"} 7\n") != std::string::npos);
+  m.remove_probes(&owner);
+  CHECK(m.render().find("p_total{") == std::string::npos);
+}
