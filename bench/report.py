@@ -35,7 +35,8 @@ def main() -> int:
     w("runs interleaved in the same session; callgrind instruction counts are the noise-free figure.\n")
     w("## Machine and corpus\n")
     w(f"- machine: {one.get('machine', '?')}, Linux {one.get('kernel', '?')}")
-    w(f"- commit: `{one.get('commit', '?')}`, {one.get('date', '?')}")
+    w(f"- commit: `{one.get('commit', '?')}`, {one.get('date', '?')}; load average at the start: "
+      f"{one.get('loadavg', '?')} (two other engineers build on the same two cores)")
     w(f"- corpus: `bench/gen_corpus.py -n {lines}` — {lines:,} lines, {size / 1e6:.1f} MB, ~95 % ordinary "
       f"traffic, ~5 % VPN problems from the examples of {one.get('signatures', '?')} signatures")
     w("")
@@ -45,8 +46,10 @@ def main() -> int:
     rows = []
     for name, label, matches in (("scan.t1", "`tunneldoc scan --threads 1`", "scan.matches"),
                                  ("scan.t2", "`tunneldoc scan --threads 2`", "scan.matches"),
-                                 ("syslog-ng", "syslog-ng 3.38 PatternDB (`bench/peers/syslog_ng.sh`)",
-                                  "syslog-ng.matches")):
+                                 ("syslog-ng", "syslog-ng 3.38 PatternDB, `flags(no-parse)` (`bench/peers/syslog_ng.sh`)",
+                                  "syslog-ng.matches"),
+                                 ("syslog-ng.parse", "syslog-ng 3.38 PatternDB, syslog header parsed (`... parse`)",
+                                  "syslog-ng.parse.matches")):
         m = med(name)
         if m is None:
             continue
@@ -63,12 +66,34 @@ def main() -> int:
               f"(target ≥ 30×)")
             if "scan.t2" in t:
                 w(f"- tunneldoc (2 threads) / syslog-ng: **{t['syslog-ng'] / t['scan.t2']:.1f}×**")
+        if "syslog-ng.parse" in t:
+            w(f"- tunneldoc (1 thread) / syslog-ng with header parsing: **{t['syslog-ng.parse'] / t['scan.t1']:.1f}×**")
         if "scan.t2" in t:
             w(f"- 2 threads / 1 thread: **{t['scan.t1'] / t['scan.t2']:.2f}×**; same output as one thread: "
               f"{one.get('threads.same_output', '?')}")
         w(f"- 1 thread: **{lines / t['scan.t1'] / 1e6:.2f} M lines/s** whole process, knowledge-base load "
           f"included (target ≥ 5 M)")
+    if "cpus.available.before" in one:
+        w(f"- CPUs this session actually got (CPU time / wall time of two busy loops, 2.00 when idle): "
+          f"{one['cpus.available.before']} before the runs, {one.get('cpus.available.after', '?')} after")
+    if "scan.output_bytes" in one:
+        w(f"- tunneldoc's output: {int(one['scan.output_bytes']) / 1e6:.0f} MB "
+          f"({int(one['scan.output_bytes']) / max(1, int(one.get('scan.matches', 1))):,.0f} bytes a diagnosis, "
+          f"remedies included); syslog-ng writes one short JSON object a match")
     w("")
+    serve = [(k[len("serve."):], v[-1].split()) for k, v in res.items() if k.startswith("serve.")]
+    if serve:
+        w("## `tunneldoc serve` under load (loopback, `bench/serve_bench.sh`)\n")
+        w("Each scenario: a fresh daemon, the first lines of the corpus from each sender; *diagnosed* is the")
+        w("daemon's output, *expected* what `scan` diagnoses in the same lines; kernel counters are the")
+        w("deltas of `/proc/net/snmp` Udp InErrors / RcvbufErrors over the run.\n")
+        w("| scenario | offered lines/s | sent | received | lost | diagnosed / expected | InErrors | RcvbufErrors | peak RSS MiB | KB load ms |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for name, v in serve:
+            sent, received, diag, expected, inerr, rcvbuf, offered, hwm, kb = v
+            w(f"| {name} | {int(offered):,} | {int(sent):,} | {int(received):,} | {int(sent) - int(received):,} | "
+              f"{int(diag):,} / {int(expected):,} | {inerr} | {rcvbuf} | {int(hwm) / 1024:.1f} | {kb} |")
+        w("")
     if "callgrind.cg-200k" in one:
         total = int(one["callgrind.cg-200k"])
         empty = int(one["callgrind.cg-empty"])
@@ -77,11 +102,16 @@ def main() -> int:
         w(f"`valgrind --tool=callgrind tunneldoc scan` over the first {n:,} lines of the corpus, minus the same "
           f"run over an empty file (start-up and knowledge-base load: {empty / 1e6:.1f} M instructions):\n")
         w(f"- **{(total - empty) / n:,.0f} instructions per line** on the hot path (all lines, diagnosed or not)")
-        for stage in ("read", "parse", "match", "render"):
+        labels = {"read": "line reading (LineReader)", "parse": "parse_line", "match": "Matcher::match (key lookup + RE2)",
+                  "re2": "  of which RE2::Match (extraction)", "re2_set": "  of which RE2::Set::Match (keyless)",
+                  "render": "JsonRenderer::render (5 % of lines)"}
+        for stage, label in labels.items():
             k = f"callgrind.stage.{stage}"
             if k in one:
-                w(f"  - {stage}: {int(one[k]) / n:,.0f} per line")
+                w(f"  - {label}: {int(one[k]) / n:,.0f} per line")
+        w("  - the rest: output writes, scan loop, source text")
         w("")
+    sigs = [(k[len("sig.BM_Signature/"):], v) for k, v in one.items() if k.startswith("sig.")]
     micro = [(k[len("micro."):], v) for k, v in one.items() if k.startswith("micro.")]
     if micro:
         w("## Micro-benchmarks (Google Benchmark, median CPU time of 5 repetitions)\n")
@@ -90,6 +120,14 @@ def main() -> int:
         for k, v in micro:
             val, unit = v.split()
             w(f"| {k.replace('_median', '')} | {float(val):,.1f} {unit} |")
+        w("")
+    if sigs:
+        w("## The ten costliest signatures (parse + key lookup + RE2 extraction of the first example)\n")
+        w("| signature | time |")
+        w("|---|---:|")
+        for k, v in sigs:
+            val, unit = v.split()
+            w(f"| {k} | {float(val):,.0f} {unit} |")
         w("")
     if len(sys.argv) > 2:
         try:

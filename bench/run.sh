@@ -12,6 +12,8 @@
 #     from /usr/bin/time; medians of $RUNS runs;
 #   - syslog-ng with a PatternDB over the same corpus (bench/peers/syslog_ng.sh),
 #     the same number of runs, interleaved with tunneldoc's;
+#   - `tunneldoc serve` fed over UDP (one and two senders, as fast as they can
+#     and at fixed rates) and TCP (one and eight connections): bench/serve_bench.sh;
 #   - instructions per line under callgrind (noise-free);
 #   - the Google Benchmark micro-benchmarks.
 # Results go to $WORK/results.tsv and docs/performance.md (bench/report.py).
@@ -27,10 +29,14 @@ mkdir -p "$work"
 
 if [ -z "${SKIP_BUILD:-}" ]; then
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS=-g >/dev/null
-  ninja -C "$build" -j 2 tunneldoc tunneldoc_microbench >/dev/null
+  ninja -C "$build" -j 2 tunneldoc tunneldoc_microbench tunneldoc_syslog_sender >/dev/null
 fi
 td=$root/$build/tunneldoc
-sigs=$root/signatures
+# A copy of the knowledge base, so that every run of the session sees the same one.
+rm -rf "$work/signatures"
+cp -r "$root/signatures" "$work/signatures"
+sigs=$work/signatures
+export TUNNELDOC_SIGNATURES=$sigs  # for the micro-benchmarks
 
 corpus=$work/corpus-$lines.log
 pdb=$work/patterndb.xml
@@ -42,7 +48,8 @@ results=$work/results.tsv
 record() { printf '%s\t%s\n' "$1" "$2" >> "$results"; }
 record lines "$lines"
 record bytes "$(stat -c %s "$corpus")"
-record signatures "$(grep -c '^ *- id:' "$sigs"/rules/*.yaml | awk -F: '{s+=$2} END {print s}')"
+record signatures "$(cat "$sigs"/rules/*.yaml | grep -c '^ *- id:')"
+record loadavg "$(cut -d' ' -f1-3 /proc/loadavg)"
 record machine "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB"
 record kernel "$(uname -r)"
 record commit "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- daemon include bench || echo '+changes')"
@@ -58,6 +65,15 @@ timed() {
   record "$name" "$secs $rss"
 }
 
+# How many CPUs this session really gets now (other builds share the machine):
+# CPU time over wall time of two busy loops; 2.00 on an idle 2-core machine.
+cpu_probe() {
+  /usr/bin/time -f '%e %U %S' -o "$work/probe.txt" \
+    bash -c 'for k in 1 2; do (i=0; while ((i < 300000)); do ((i++)); done) & done; wait'
+  awk '{printf "%.2f\n", ($2 + $3) / $1}' "$work/probe.txt"
+}
+record cpus.available.before "$(cpu_probe)"
+
 echo "== scan and peers, $runs runs each (interleaved)"
 have_sng=0
 if [ -z "${SKIP_PEERS:-}" ] && command -v syslog-ng >/dev/null; then have_sng=1; fi
@@ -68,12 +84,17 @@ for ((r = 1; r <= runs; r++)); do
       "$td" scan --year 2026 --signatures "$sigs" --threads "$threads_max" "$corpus"
   fi
   if ((have_sng)); then
-    read -r secs matches < <(bench/peers/syslog_ng.sh "$corpus" "$pdb" "$work/syslog-ng")
+    read -r secs matches < <(bench/peers/syslog_ng.sh "$corpus" "$pdb" "$work/syslog-ng" no-parse)
     record syslog-ng "$secs 0"
     record syslog-ng.matches "$matches"
+    read -r secs matches < <(bench/peers/syslog_ng.sh "$corpus" "$pdb" "$work/syslog-ng" parse)
+    record syslog-ng.parse "$secs 0"
+    record syslog-ng.parse.matches "$matches"
   fi
 done
+record cpus.available.after "$(cpu_probe)"
 record scan.matches "$(wc -l < "$work/scan-t1.jsonl")"
+record scan.output_bytes "$(stat -c %s "$work/scan-t1.jsonl")"
 if ((threads_max > 1)); then
   # Same output as one thread (the "received" clock aside).
   if cmp -s <(sed 's/"received":"[^"]*"//' "$work/scan-t1.jsonl") \
@@ -85,6 +106,11 @@ if ((threads_max > 1)); then
 fi
 "$td" scan --stats --year 2026 --signatures "$sigs" "$corpus" > /dev/null 2> "$work/stats.txt" || true
 
+if [ -z "${SKIP_SERVE:-}" ] && "$td" serve --help >/dev/null 2>&1; then
+  echo "== serve under UDP and TCP load"
+  bench/serve_bench.sh "$td" "$root/$build/bench/tunneldoc_syslog_sender" "$corpus" "$sigs" "$work/serve" "$results"
+fi
+
 if [ -z "${SKIP_CALLGRIND:-}" ] && command -v valgrind >/dev/null; then
   echo "== callgrind: instructions per line"
   head -n 200000 "$corpus" > "$work/cg-200k.log"
@@ -94,25 +120,42 @@ if [ -z "${SKIP_CALLGRIND:-}" ] && command -v valgrind >/dev/null; then
       "$work/$f.log" > /dev/null 2> "$work/$f.valgrind"
     record "callgrind.$f" "$(awk '/Collected :/ {print $NF}' "$work/$f.valgrind")"
   done
-  python3 - "$work/cg-200k.cg" >> "$results" <<'PY' || true
-# Per-stage split of the 200k-line run (inclusive instructions of the stage functions).
+  python3 - "$work/cg-empty.cg" "$work/cg-200k.cg" >> "$results" <<'PY' || true
+# Per-stage split: inclusive instructions of the stage functions over the
+# 200k-line run minus the same over the empty run (the knowledge-base load
+# parses and matches its own examples).
 import subprocess, sys
-out = subprocess.run(["callgrind_annotate", "--inclusive=yes", sys.argv[1]], capture_output=True, text=True).stdout
 stages = {"parse": "tunneldoc::parse_line(", "match": "tunneldoc::Matcher::match(", "render": "tunneldoc::JsonRenderer::render(",
-          "read": "tunneldoc::LineReader::next(", "kb_load": "tunneldoc::load_knowledge_base("}
-for name, fn in stages.items():
-    for line in out.splitlines():
-        if fn in line:
-            print(f"callgrind.stage.{name}\t{line.split()[0].replace(',', '')}")
-            break
+          "read": "tunneldoc::LineReader::next(", "kb_load": "tunneldoc::load_knowledge_base(",
+          "re2": "re2::RE2::Match(", "re2_set": "re2::RE2::Set::Match(re2::StringPiece const&, std::vector<int, std::allocator<int> >*) const"}
+def counts(path):
+    out = subprocess.run(["callgrind_annotate", "--inclusive=yes", path], capture_output=True, text=True).stdout
+    got = {}
+    for name, fn in stages.items():
+        for line in out.splitlines():
+            if fn in line:
+                got[name] = int(line.split()[0].replace(",", ""))
+                break
+    return got
+empty, full = counts(sys.argv[1]), counts(sys.argv[2])
+for name in stages:
+    if name in full:
+        print(f"callgrind.stage.{name}\t{full[name] - empty.get(name, 0) if name != 'kb_load' else full[name]}")
 PY
 fi
 
 if [ -z "${SKIP_MICRO:-}" ]; then
   echo "== micro-benchmarks"
   "$root/$build/bench/tunneldoc_microbench" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
-    --benchmark_format=csv 2>/dev/null | grep '_median' | while IFS=, read -r name _iters real cpu unit _rest; do
+    --benchmark_filter='^BM_[A-Za-z0-9]+(/[0-9]+)?$' --benchmark_format=csv 2>/dev/null | grep '_median' |
+    while IFS=, read -r name _iters real cpu unit _rest; do
       record "micro.${name//\"/}" "$cpu $unit"
+    done
+  # One parse + match per signature (its first example): the costliest ten.
+  "$root/$build/bench/tunneldoc_microbench" --benchmark_filter='^BM_Signature/' --benchmark_min_time=0.05 \
+    --benchmark_format=csv 2>/dev/null | grep '^"BM_Signature' | sort -t, -k4 -rn | head -10 |
+    while IFS=, read -r name _iters real cpu unit _rest; do
+      record "sig.${name//\"/}" "$cpu $unit"
     done
 fi
 

@@ -72,5 +72,6 @@ scenario udp-1-max udp 1 max 1
 scenario udp-2-max udp 2 max 1
 scenario udp-2x50k udp 2 50000 1
 scenario udp-2x100k udp 2 100000 1
+scenario udp-2x150k udp 2 150000 1
 scenario tcp-1 tcp 1 max 1
 scenario tcp-8 tcp 1 max 8
