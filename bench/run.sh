@@ -56,13 +56,13 @@ record commit "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- daemon in
 record date "$(date -u +%Y-%m-%dT%H:%MZ)"
 
 # One timed run of a command, standard output to a file: appends
-# "<name> <seconds> <max RSS KiB>" to results.
+# "<name> <seconds> <max RSS KiB> <CPU seconds>" to results.
 timed() {
   local name=$1 out=$2
   shift 2
-  /usr/bin/time -f '%e %M' -o "$work/time.txt" "$@" > "$out"
-  read -r secs rss < "$work/time.txt"
-  record "$name" "$secs $rss"
+  /usr/bin/time -f '%e %M %U %S' -o "$work/time.txt" "$@" > "$out"
+  read -r secs rss user sys < "$work/time.txt"
+  record "$name" "$secs $rss $(echo "$user + $sys" | bc -l)"
 }
 
 # How many CPUs this session really gets now (other builds share the machine):
@@ -84,11 +84,11 @@ for ((r = 1; r <= runs; r++)); do
       "$td" scan --year 2026 --signatures "$sigs" --threads "$threads_max" "$corpus"
   fi
   if ((have_sng)); then
-    read -r secs matches < <(bench/peers/syslog_ng.sh "$corpus" "$pdb" "$work/syslog-ng" no-parse)
-    record syslog-ng "$secs 0"
+    read -r secs matches rss cpu < <(bench/peers/syslog_ng.sh "$corpus" "$pdb" "$work/syslog-ng" no-parse)
+    record syslog-ng "$secs $rss $cpu"
     record syslog-ng.matches "$matches"
-    read -r secs matches < <(bench/peers/syslog_ng.sh "$corpus" "$pdb" "$work/syslog-ng" parse)
-    record syslog-ng.parse "$secs 0"
+    read -r secs matches rss cpu < <(bench/peers/syslog_ng.sh "$corpus" "$pdb" "$work/syslog-ng" parse)
+    record syslog-ng.parse "$secs $rss $cpu"
     record syslog-ng.parse.matches "$matches"
   fi
 done

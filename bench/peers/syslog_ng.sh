@@ -6,7 +6,7 @@
 # service (which the Debian package cannot start here: policy-rc.d).
 #
 #   bench/peers/syslog_ng.sh CORPUS PATTERNDB.xml WORKDIR [no-parse|parse]
-# prints: "<seconds> <matches>" on standard output.
+# prints: "<seconds> <matches> <peak RSS KiB> <CPU seconds>" on standard output.
 #
 # no-parse (default): the whole line is the message, so every header form
 # reaches the PatternDB unchanged (each rule skips the header with
@@ -42,8 +42,10 @@ destination d_json {
 log { source(s_corpus); parser(p_vpn); filter(f_vpn); destination(d_json); };
 CONF
 start=$(date +%s.%N)
-syslog-ng -F --no-caps -f "$work/syslog-ng.conf" --persist-file "$work/syslog-ng.persist" \
+/usr/bin/time -f '%M %U %S' -o "$work/time.txt" \
+  syslog-ng -F --no-caps -f "$work/syslog-ng.conf" --persist-file "$work/syslog-ng.persist" \
   --control "$work/syslog-ng.ctl" --pidfile "$work/syslog-ng.pid" 2>"$work/syslog-ng.err" < <(cat "$corpus")
 end=$(date +%s.%N)
 matches=$(wc -l < "$out")
-echo "$(echo "$end - $start" | bc -l) $matches"
+read -r rss user sys < "$work/time.txt"
+echo "$(echo "$end - $start" | bc -l) $matches $rss $(echo "$user + $sys" | bc -l)"
