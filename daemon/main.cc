@@ -45,16 +45,19 @@ int main(int argc, char** argv) {
   check_cmd->add_flag("--coverage", check.coverage, "Print signatures and examples per section (Markdown)");
 
   tunneldoc::ServeOptions serve;
-  auto* serve_cmd = app.add_subcommand("serve", "Receive syslog over UDP, TCP and TLS (and follow files) and diagnose it");
+  auto* serve_cmd =
+      app.add_subcommand("serve", "Receive syslog over UDP, TCP and TLS (and follow files) and diagnose it");
   serve_cmd->add_option("--config", serve.config_file, "YAML configuration (docs/configuration.md)");
-  serve_cmd->add_option("--udp", serve.udp, "Listen for UDP syslog on ADDR:PORT (repeatable; replaces configured listeners)");
+  serve_cmd->add_option("--udp", serve.udp,
+                        "Listen for UDP syslog on ADDR:PORT (repeatable; replaces configured listeners)");
   serve_cmd->add_option("--tcp", serve.tcp, "Listen for TCP syslog (RFC 6587) on ADDR:PORT (repeatable)");
   serve_cmd->add_option("--tls", serve.tls, "Listen for TLS syslog (RFC 5425) on ADDR:PORT (repeatable)");
   serve_cmd->add_option("--tls-cert", serve.tls_certificate, "PEM certificate chain for --tls");
   serve_cmd->add_option("--tls-key", serve.tls_key, "PEM private key for --tls");
   serve_cmd->add_option("--tls-ca", serve.tls_ca, "PEM CA file: require client certificates signed by it");
   serve_cmd->add_option("--output", serve.output, "Write JSON lines to FILE, or - for stdout (default -)");
-  serve_cmd->add_option("--metrics", serve.metrics, "Metrics and /healthz on ADDR:PORT, or off (default 127.0.0.1:9514)");
+  serve_cmd->add_option("--metrics", serve.metrics,
+                        "Metrics and /healthz on ADDR:PORT, or off (default 127.0.0.1:9514)");
   serve_cmd->add_option("--signatures", serve.signatures, "Knowledge-base directory");
   serve_cmd->add_option("--file", serve.files, "Also follow this file (repeatable)");
   serve_cmd->add_option("--state-file", serve.state_file, "Where followed files' positions are kept");

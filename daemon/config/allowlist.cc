@@ -60,7 +60,8 @@ std::optional<Cidr> Cidr::parse(std::string_view text, std::string* error) {
 
 bool Cidr::contains(bool v6_address, const std::uint8_t* address) const {
   static constexpr std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
-  if (v6_address && !v6 && std::memcmp(address, kMapped, 12) == 0) return prefix_equal(bytes.data(), address + 12, prefix);
+  if (v6_address && !v6 && std::memcmp(address, kMapped, 12) == 0)
+    return prefix_equal(bytes.data(), address + 12, prefix);
   if (v6_address != v6) return false;
   return prefix_equal(bytes.data(), address, prefix);
 }

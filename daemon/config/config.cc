@@ -2,14 +2,13 @@
 #include "tunneldoc/config.h"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
 
 #include <charconv>
 #include <fstream>
 #include <set>
-
-#include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 namespace tunneldoc {
 
@@ -154,8 +153,8 @@ void read_listener(Reader& r, const YAML::Node& n, ServeConfig& c) {
     return;
   }
   r.only(n,
-         {"type", "address", "allow", "receive_buffer", "max_frame", "max_connections", "idle_timeout",
-          "certificate", "key", "ca", "verify_client", "handshake_timeout"},
+         {"type", "address", "allow", "receive_buffer", "max_frame", "max_connections", "idle_timeout", "certificate",
+          "key", "ca", "verify_client", "handshake_timeout"},
          "a listener");
   ListenerConfig l;
   std::string type;
@@ -197,7 +196,9 @@ void read_listener(Reader& r, const YAML::Node& n, ServeConfig& c) {
   c.listeners.push_back(std::move(l));
 }
 
-bool readable(const std::filesystem::path& p) { return ::access(p.c_str(), R_OK) == 0; }
+bool readable(const std::filesystem::path& p) {
+  return ::access(p.c_str(), R_OK) == 0;
+}
 
 }  // namespace
 
@@ -229,15 +230,15 @@ ConfigResult load_config(const std::filesystem::path& path) {
   }
   try {
     r.only(root,
-           {"signatures", "log_level", "threads", "year", "listeners", "files", "state_file", "poll_interval",
-            "output", "metrics", "shutdown_timeout"},
+           {"signatures", "log_level", "threads", "year", "listeners", "files", "state_file", "poll_interval", "output",
+            "metrics", "shutdown_timeout"},
            "the configuration");
     std::string s;
     r.get(root, "signatures", s);
     c.signatures = s;
     r.get(root, "log_level", c.log_level);
-    static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "warning",
-                                                 "error", "critical", "off"};
+    static const std::set<std::string> levels = {"trace",   "debug", "info",     "warn",
+                                                 "warning", "error", "critical", "off"};
     if (!levels.count(c.log_level))
       r.error(root["log_level"], "\"log_level\" must be trace, debug, info, warn, error, critical or off");
     r.integer(root, "threads", 1, 64, c.threads);

@@ -1,9 +1,9 @@
 // metrics.cc — the registry and its Prometheus text rendering.
 #include "tunneldoc/metrics.h"
 
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 namespace tunneldoc {
 

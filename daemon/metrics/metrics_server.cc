@@ -1,16 +1,15 @@
 // metrics_server.cc — /metrics and /healthz over HTTP/1.1 with Boost.Beast.
 #include "tunneldoc/metrics_server.h"
 
+#include <spdlog/spdlog.h>
+
 #include <atomic>
-#include <mutex>
-#include <vector>
-
-#include <utility>  // before Boost 1.74 Asio: awaitable.hpp needs std::exchange
-
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
+#include <mutex>
+#include <utility>  // before Boost 1.74 Asio: awaitable.hpp needs std::exchange
+#include <vector>
 
 namespace tunneldoc {
 namespace {

@@ -12,8 +12,8 @@ struct Engine {
   Engine(std::shared_ptr<const KnowledgeBase> kb, MetricsRegistry& metrics) : matcher(kb) {
     matches.reserve(kb->signatures().size());
     for (const Signature& s : kb->signatures()) {
-      matches.push_back(&metrics.counter("tunneldoc_signature_matches_total",
-                                         "Messages diagnosed, per signature", {{"signature", s.id}}));
+      matches.push_back(&metrics.counter("tunneldoc_signature_matches_total", "Messages diagnosed, per signature",
+                                         {{"signature", s.id}}));
     }
   }
   Matcher matcher;
@@ -46,7 +46,9 @@ std::shared_ptr<const Engine> Pipeline::engine() const {
   return engine_;
 }
 
-std::shared_ptr<const KnowledgeBase> Pipeline::knowledge_base() const { return engine()->matcher.kb_ptr(); }
+std::shared_ptr<const KnowledgeBase> Pipeline::knowledge_base() const {
+  return engine()->matcher.kb_ptr();
+}
 
 std::unique_ptr<Pipeline::Worker> Pipeline::bind_thread() {
   auto w = std::make_unique<Worker>(*this);
@@ -54,7 +56,9 @@ std::unique_ptr<Pipeline::Worker> Pipeline::bind_thread() {
   return w;
 }
 
-void Pipeline::unbind_thread() { t_worker = nullptr; }
+void Pipeline::unbind_thread() {
+  t_worker = nullptr;
+}
 
 void Pipeline::process(std::string_view message, const Origin& origin, bool truncated) {
   if (t_worker != nullptr && &t_worker->pipeline_ == this) {

@@ -5,23 +5,21 @@
 // reloads, SIGTERM/SIGINT start the shutdown.
 #include "tunneldoc/serve.h"
 
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/asio.hpp>
 #include <chrono>
 #include <csignal>
 #include <fstream>
 #include <functional>
 #include <iostream>
-#include <thread>
-
-#include <utility>  // before Boost 1.74 Asio: awaitable.hpp needs std::exchange
-
-#include <boost/asio.hpp>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
+#include <thread>
+#include <utility>  // before Boost 1.74 Asio: awaitable.hpp needs std::exchange
 
 #include "tunneldoc/config.h"
 #include "tunneldoc/file_follower.h"
@@ -121,7 +119,8 @@ class Server {
         reload_failed_(metrics_.counter("tunneldoc_reloads_total", "Reloads (SIGHUP)", {{"result", "failed"}})),
         last_reload_ok_(metrics_.gauge("tunneldoc_last_reload_success",
                                        "1 if the last reload succeeded (or none was asked for), 0 if it failed")),
-        kb_load_seconds_(metrics_.gauge("tunneldoc_kb_load_seconds", "Time the knowledge base in service took to load")),
+        kb_load_seconds_(
+            metrics_.gauge("tunneldoc_kb_load_seconds", "Time the knowledge base in service took to load")),
         kb_signatures_(metrics_.gauge("tunneldoc_kb_signatures", "Signatures in the knowledge base in service")),
         up_(metrics_.gauge("tunneldoc_up", "1 while serving")) {
     last_reload_ok_.set(1);
@@ -177,16 +176,16 @@ void Server::note_kb(const KnowledgeBase& kb) {
 bool Server::bind(std::string& error) {
   const int threads = std::max(1, config_.threads);
   for (const ListenerConfig& l : config_.listeners) {
-    std::unique_ptr<Listener> listener =
-        l.transport == Transport::udp ? make_udp_listener(io_, l, threads, *pipeline_, metrics_, error)
-                                      : make_stream_listener(io_, l, *pipeline_, metrics_, error);
+    std::unique_ptr<Listener> listener = l.transport == Transport::udp
+                                             ? make_udp_listener(io_, l, threads, *pipeline_, metrics_, error)
+                                             : make_stream_listener(io_, l, *pipeline_, metrics_, error);
     if (!listener) return false;
     spdlog::info("listening on {}", listener->name());
     listeners_.push_back(std::move(listener));
   }
   if (config_.metrics) {
-    http_ = make_metrics_server(io_, *config_.metrics, config_.metrics_path, metrics_,
-                                [this] { return serving_.load(); }, error);
+    http_ = make_metrics_server(
+        io_, *config_.metrics, config_.metrics_path, metrics_, [this] { return serving_.load(); }, error);
     if (!http_) return false;
     spdlog::info("metrics on http://{}{}, health on /healthz", http_->local_endpoint().to_string(),
                  config_.metrics_path);
@@ -322,8 +321,8 @@ int Server::run() {
   }
   pipeline_ = std::make_unique<Pipeline>(loaded.kb, *sink_, metrics_, config_.year);
   if (!config_.files.empty()) {
-    tailer_ = std::make_unique<Tailer>(config_.files, config_.state_file, config_.poll_interval_ms, *pipeline_,
-                                       metrics_);
+    tailer_ =
+        std::make_unique<Tailer>(config_.files, config_.state_file, config_.poll_interval_ms, *pipeline_, metrics_);
     if (!tailer_->load(error)) {
       std::cerr << "tunneldoc: state file: " << error << '\n';
       return 2;

@@ -1,5 +1,6 @@
 // file_sink.cc — JSON lines to a file (reopened on SIGHUP) or standard output.
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,8 +8,6 @@
 #include <chrono>
 #include <cstring>
 #include <mutex>
-
-#include <spdlog/spdlog.h>
 
 #include "tunneldoc/sink.h"
 
@@ -26,7 +25,9 @@ namespace {
 class FileSink final : public Sink {
  public:
   FileSink(std::string path, int fd, bool owned, MetricsRegistry& metrics)
-      : Sink(path == "-" ? std::string("stdout") : "file:" + path, metrics), path_(std::move(path)), fd_(fd),
+      : Sink(path == "-" ? std::string("stdout") : "file:" + path, metrics),
+        path_(std::move(path)),
+        fd_(fd),
         owned_(owned) {}
   ~FileSink() override {
     if (owned_) ::close(fd_);
@@ -46,9 +47,10 @@ class FileSink final : public Sink {
         const auto now = std::chrono::steady_clock::now();
         if (now - last_report_ > std::chrono::seconds(60)) {
           last_report_ = now;
-          spdlog::error("output {}: write failed: {} (diagnoses are being lost; counted in "
-                        "tunneldoc_sink_dropped_total)",
-                        name(), std::strerror(e));
+          spdlog::error(
+              "output {}: write failed: {} (diagnoses are being lost; counted in "
+              "tunneldoc_sink_dropped_total)",
+              name(), std::strerror(e));
         }
         return;
       }

@@ -2,17 +2,16 @@
 #include "tunneldoc/file_follower.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <algorithm>
 #include <sstream>
-
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 namespace tunneldoc {
 
@@ -184,8 +183,8 @@ std::size_t FileFollower::finish_rotated(const PositionStore::Position& saved) {
     ++rotations_;
     return n;
   }
-  spdlog::warn("{}: the file read last time (inode {}) is gone; starting the current one from its start",
-               options_.path, saved.inode);
+  spdlog::warn("{}: the file read last time (inode {}) is gone; starting the current one from its start", options_.path,
+               saved.inode);
   return 0;
 }
 
@@ -230,12 +229,42 @@ void FileFollower::remember() {
   store_->set(options_.path, PositionStore::Position{device_, inode_, cur_.offset, cur_.line});
 }
 
+void FileFollower::take_fingerprint() {
+  const std::uint64_t len = std::min<std::uint64_t>(32, cur_.offset);
+  fingerprint_.resize(static_cast<std::size_t>(len));
+  if (len == 0) return;
+  const ssize_t n = ::pread(cur_.fd, fingerprint_.data(), len, static_cast<off_t>(cur_.offset - len));
+  if (n != static_cast<ssize_t>(len)) fingerprint_.clear();
+}
+
+bool FileFollower::truncated_under_us(bool check_fingerprint) {
+  struct stat st {};
+  if (::fstat(cur_.fd, &st) != 0) return false;
+  if (static_cast<std::uint64_t>(st.st_size) < cur_.pos) return true;
+  if (!check_fingerprint || fingerprint_.empty()) return false;
+  char now[32];
+  const std::uint64_t len = fingerprint_.size();
+  const ssize_t n = ::pread(cur_.fd, now, len, static_cast<off_t>(cur_.offset - len));
+  return n != static_cast<ssize_t>(len) || std::string_view(now, len) != fingerprint_;
+}
+
+void FileFollower::restart_from_zero() {
+  ++truncations_;
+  ::lseek(cur_.fd, 0, SEEK_SET);
+  cur_.pos = cur_.offset = cur_.line = 0;
+  cur_.pending.clear();
+  cur_.skipping = false;
+  fingerprint_.clear();
+}
+
 std::size_t FileFollower::poll() {
   std::size_t n = 0;
   const bool first = first_poll_;
   first_poll_ = false;
   if (cur_.fd < 0) {
     if (!open_file(first && !options_.from_start, !opened_once_)) return 0;
+  } else if (truncated_under_us(true)) {
+    restart_from_zero();  // copytruncate, possibly already written again
   }
   n += read_to_end(cur_);
   struct stat st {};
@@ -246,19 +275,16 @@ std::size_t FileFollower::poll() {
       n += flush_pending(cur_);
       ::close(cur_.fd);
       cur_ = Cursor{};
+      fingerprint_.clear();
       ++rotations_;
       if (open_file(false, false)) n += read_to_end(cur_);
-    } else if (static_cast<std::uint64_t>(st.st_size) < cur_.pos) {
-      // copytruncate: the file shrank under us.
-      ++truncations_;
-      ::lseek(cur_.fd, 0, SEEK_SET);
-      cur_.pos = cur_.offset = cur_.line = 0;
-      cur_.pending.clear();
-      cur_.skipping = false;
+    } else if (truncated_under_us(false)) {
+      restart_from_zero();
       n += read_to_end(cur_);
     }
   }
   // ENOENT: moved away and not re-created yet; keep reading the old file.
+  if (cur_.fd >= 0) take_fingerprint();
   remember();
   return n;
 }
@@ -295,9 +321,13 @@ Tailer::Tailer(const std::vector<FileSourceConfig>& files, const std::filesystem
   for (const auto& f : files) sources_.push_back(std::make_unique<Source>(f, store_, pipeline, metrics));
 }
 
-Tailer::~Tailer() { stop(); }
+Tailer::~Tailer() {
+  stop();
+}
 
-bool Tailer::load(std::string& error) { return store_.load(error); }
+bool Tailer::load(std::string& error) {
+  return store_.load(error);
+}
 
 void Tailer::start() {
   thread_ = std::thread([this] { run(); });

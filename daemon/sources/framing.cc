@@ -10,7 +10,9 @@ namespace {
 constexpr std::uint64_t kMaxOctetCount = 64u << 20;
 constexpr std::size_t kMaxCountDigits = 9;
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 }  // namespace
 

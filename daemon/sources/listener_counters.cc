@@ -15,8 +15,8 @@ ListenerCounters::ListenerCounters(MetricsRegistry& m, const std::string& listen
                        {{"listener", listener}})),
       receive_errors(m.counter("tunneldoc_listener_receive_errors_total", "Failed receives and accepts",
                                {{"listener", listener}})),
-      accepted(m.counter("tunneldoc_listener_connections_accepted_total", "Connections accepted",
-                         {{"listener", listener}})),
+      accepted(
+          m.counter("tunneldoc_listener_connections_accepted_total", "Connections accepted", {{"listener", listener}})),
       refused(m.counter("tunneldoc_listener_connections_refused_total",
                         "Connections closed at once because max_connections were open", {{"listener", listener}})),
       open(m.gauge("tunneldoc_listener_connections_open", "Connections open now", {{"listener", listener}})) {}

@@ -5,17 +5,15 @@
 // the handlers it has pending, and dies when none is. A slow or silent
 // connection only holds its own buffer and timer: it never blocks others.
 #include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
 
 #include <array>
 #include <atomic>
-#include <map>
-#include <mutex>
-
-#include <utility>  // before Boost 1.74 Asio: awaitable.hpp needs std::exchange
-
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
-#include <spdlog/spdlog.h>
+#include <map>
+#include <mutex>
+#include <utility>  // before Boost 1.74 Asio: awaitable.hpp needs std::exchange
 
 #include "rate_limit.h"
 #include "tunneldoc/framing.h"
@@ -97,7 +95,7 @@ class StreamListener final : public Listener, public std::enable_shared_from_thi
   std::atomic<bool> stopping_{false};
   RateLimit denied_log_, refused_log_, errors_log_, oversize_log_, malformed_log_;
   std::mutex mutex_;
-  std::uint64_t next_id_ = 0;                                    // guarded by mutex_
+  std::uint64_t next_id_ = 0;                                           // guarded by mutex_
   std::map<std::uint64_t, std::weak_ptr<ConnectionBase>> connections_;  // guarded by mutex_
 };
 
@@ -132,10 +130,9 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     }
     if constexpr (kTls) {
       arm_timer(std::chrono::seconds(owner_->config().handshake_timeout_seconds));
-      stream_.async_handshake(ssl::stream_base::server,
-                              [self = this->shared_from_this()](const boost::system::error_code& ec) {
-                                self->on_handshake(ec);
-                              });
+      stream_.async_handshake(
+          ssl::stream_base::server,
+          [self = this->shared_from_this()](const boost::system::error_code& ec) { self->on_handshake(ec); });
     } else {
       read();
     }
@@ -339,10 +336,10 @@ bool StreamListener::bind(std::string& error) {
 
 void StreamListener::accept() {
   if (stopping_) return;
-  acceptor_.async_accept(asio::make_strand(io_), [self = shared_from_this()](const boost::system::error_code& ec,
-                                                                         tcp::socket socket) {
-    self->on_accept(ec, std::move(socket));
-  });
+  acceptor_.async_accept(asio::make_strand(io_),
+                         [self = shared_from_this()](const boost::system::error_code& ec, tcp::socket socket) {
+                           self->on_accept(ec, std::move(socket));
+                         });
 }
 
 void StreamListener::on_accept(const boost::system::error_code& ec, tcp::socket socket) {
@@ -389,7 +386,8 @@ void StreamListener::on_accept(const boost::system::error_code& ec, tcp::socket 
     std::lock_guard lock(mutex_);
     const std::uint64_t id = next_id_++;
     if (config_.transport == Transport::tls) {
-      auto t = std::make_shared<Connection<ssl::stream<tcp::socket>>>(shared_from_this(), id, peer, std::move(socket), tls_);
+      auto t =
+          std::make_shared<Connection<ssl::stream<tcp::socket>>>(shared_from_this(), id, peer, std::move(socket), tls_);
       connections_[id] = t;
       c = std::move(t);
     } else {

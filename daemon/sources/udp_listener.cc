@@ -7,19 +7,17 @@
 // which small datagrams touch only the first page); nothing is allocated per
 // datagram unless it is diagnosed.
 #include <netinet/in.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <array>
-#include <cstring>
 #include <atomic>
+#include <boost/asio.hpp>
+#include <cstring>
 #include <fstream>
 #include <sstream>
-
 #include <utility>  // before Boost 1.74 Asio: awaitable.hpp needs std::exchange
-
-#include <boost/asio.hpp>
-#include <spdlog/spdlog.h>
 
 #include "rate_limit.h"
 #include "tunneldoc/framing.h"
@@ -32,8 +30,8 @@ namespace asio = boost::asio;
 using asio::ip::udp;
 
 constexpr std::size_t kBufferSize = 64 * 1024;
-constexpr int kDrainBatch = 256;          // per completion, before yielding to other handlers
-constexpr unsigned kBatch = 16;           // datagrams per recvmmsg()
+constexpr int kDrainBatch = 256;            // per completion, before yielding to other handlers
+constexpr unsigned kBatch = 16;             // datagrams per recvmmsg()
 constexpr int kShutdownDrainMax = 1 << 20;  // datagrams processed at stop, at most
 
 // Drops counted by the kernel for the given socket inodes (/proc/net/udp*).
@@ -105,10 +103,10 @@ class UdpListener final : public Listener {
     counters_ = std::make_unique<ListenerCounters>(metrics_, name_);
     std::vector<unsigned long> inodes;
     for (auto& r : receivers_) inodes.push_back(r->inode);
-    metrics_.probe("tunneldoc_udp_kernel_drops_total",
-                   "Datagrams the kernel dropped on our sockets (receive buffer full), from /proc/net/udp",
-                   "counter", {{"listener", name_}}, [inodes] { return static_cast<double>(kernel_drops(inodes)); },
-                   this);
+    metrics_.probe(
+        "tunneldoc_udp_kernel_drops_total",
+        "Datagrams the kernel dropped on our sockets (receive buffer full), from /proc/net/udp", "counter",
+        {{"listener", name_}}, [inodes] { return static_cast<double>(kernel_drops(inodes)); }, this);
     return true;
   }
 
@@ -149,9 +147,10 @@ class UdpListener final : public Listener {
     r.socket.get_option(got, ec);
     // Linux reports twice what it reserves for data (bookkeeping overhead).
     if (report && !ec && got.value() / 2 < want) {
-      spdlog::warn("udp {}: asked for a {} byte receive buffer, the kernel granted {}; raise net.core.rmem_max "
-                   "(sysctl -w net.core.rmem_max={}) or bursts will be dropped",
-                   config_.endpoint.to_string(), want, got.value() / 2, want);
+      spdlog::warn(
+          "udp {}: asked for a {} byte receive buffer, the kernel granted {}; raise net.core.rmem_max "
+          "(sysctl -w net.core.rmem_max={}) or bursts will be dropped",
+          config_.endpoint.to_string(), want, got.value() / 2, want);
     }
   }
 

@@ -32,18 +32,18 @@ const char* to_string(Transport t);
 struct ListenerConfig {
   Transport transport = Transport::udp;
   Endpoint endpoint{"127.0.0.1", 5514};
-  std::vector<Cidr> allow;                       // empty: every sender
+  std::vector<Cidr> allow;  // empty: every sender
   // UDP
-  std::size_t receive_buffer = 8u << 20;         // SO_RCVBUF asked for; warns when granted less
+  std::size_t receive_buffer = 8u << 20;  // SO_RCVBUF asked for; warns when granted less
   // TCP and TLS
-  std::size_t max_frame = 64 * 1024;             // longer frames are cut (counted as oversize)
-  std::size_t max_connections = 1024;            // more are refused (counted)
-  int idle_timeout_seconds = 600;                // a silent connection is closed
+  std::size_t max_frame = 64 * 1024;   // longer frames are cut (counted as oversize)
+  std::size_t max_connections = 1024;  // more are refused (counted)
+  int idle_timeout_seconds = 600;      // a silent connection is closed
   // TLS
-  std::filesystem::path certificate;             // PEM chain
-  std::filesystem::path key;                     // PEM private key
-  std::filesystem::path ca;                      // PEM CA bundle for client certificates
-  bool verify_client = false;                    // require a client certificate signed by `ca`
+  std::filesystem::path certificate;  // PEM chain
+  std::filesystem::path key;          // PEM private key
+  std::filesystem::path ca;           // PEM CA bundle for client certificates
+  bool verify_client = false;         // require a client certificate signed by `ca`
   int handshake_timeout_seconds = 10;
 };
 
@@ -53,16 +53,16 @@ struct FileSourceConfig {
 };
 
 struct ServeConfig {
-  std::filesystem::path source;                  // the file this came from ("" for defaults)
-  std::filesystem::path signatures;              // "" : default_signature_dir()
-  std::string log_level = "info";                // trace debug info warn error critical off
-  int threads = 2;                               // I/O threads; each UDP listener gets one socket per thread
-  int year = 0;                                  // year for headers without one; 0 = current
-  std::vector<ListenerConfig> listeners;         // default: udp and tcp on 127.0.0.1:5514
+  std::filesystem::path source;           // the file this came from ("" for defaults)
+  std::filesystem::path signatures;       // "" : default_signature_dir()
+  std::string log_level = "info";         // trace debug info warn error critical off
+  int threads = 2;                        // I/O threads; each UDP listener gets one socket per thread
+  int year = 0;                           // year for headers without one; 0 = current
+  std::vector<ListenerConfig> listeners;  // default: udp and tcp on 127.0.0.1:5514
   std::vector<FileSourceConfig> files;
-  std::filesystem::path state_file;              // tail positions; "" keeps none
-  int poll_interval_ms = 250;                    // how often followed files are checked
-  std::string output = "-";                      // JSON-lines file, "-" for stdout
+  std::filesystem::path state_file;                               // tail positions; "" keeps none
+  int poll_interval_ms = 250;                                     // how often followed files are checked
+  std::string output = "-";                                       // JSON-lines file, "-" for stdout
   std::optional<Endpoint> metrics = Endpoint{"127.0.0.1", 9514};  // nullopt: no HTTP server
   std::string metrics_path = "/metrics";
   int shutdown_timeout_seconds = 5;

@@ -4,7 +4,9 @@
 // the ways logs are rotated:
 //   rename and create  the path now names a new file: the old one is read to
 //                      its end, then the new one from its start;
-//   copytruncate       the file shrank below our position: read it from 0;
+//   copytruncate       the file shrank below our position, or the bytes just
+//                      before our position changed (truncated and written
+//                      again between two polls): read it from 0;
 //   appearing later    a missing file is opened when it appears, from its start.
 // With no saved position it starts at the file's end (or its start with
 // from_start). Lines are delivered only when complete (LF), so a position is
@@ -105,6 +107,11 @@ class FileFollower {
   std::size_t flush_pending(Cursor& c);
   std::size_t finish_rotated(const PositionStore::Position& saved);
   void remember();
+  // copytruncate detection beyond "the file got shorter": the bytes just
+  // before our offset must still be the ones we read there.
+  void take_fingerprint();
+  bool truncated_under_us(bool check_fingerprint);
+  void restart_from_zero();
 
   Options options_;
   PositionStore* store_;
@@ -115,6 +122,7 @@ class FileFollower {
   bool opened_once_ = false;
   std::uint64_t rotations_ = 0, truncations_ = 0, lines_ = 0;
   std::vector<char> buffer_;
+  std::string fingerprint_;  // up to 32 bytes before cur_.offset
 };
 
 // Runs FileFollowers for `files` on one thread, every `poll_interval`,

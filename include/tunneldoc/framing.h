@@ -61,8 +61,8 @@ class FrameParser {
 
   std::size_t max_frame_;
   State state_ = State::start;
-  std::string partial_;   // bytes of the current frame seen in earlier calls
-  std::string prefix_;    // the digits and space of a possible octet count
+  std::string partial_;          // bytes of the current frame seen in earlier calls
+  std::string prefix_;           // the digits and space of a possible octet count
   std::uint64_t remaining_ = 0;  // octet counting: body bytes still to come
   bool cut_ = false;             // current frame exceeded max_frame
   std::string_view frame_;

@@ -31,9 +31,9 @@ namespace tunneldoc {
 // `source` and `host` directly; the UDP listener, which has a new sender per
 // datagram, gives `describe`, called only when the message is diagnosed.
 struct Origin {
-  std::string_view source;      // "tcp:192.0.2.1:514", "file:/var/log/asa.log"
-  std::string_view host;        // sender address, used when the header names no host
-  std::uint64_t line = 0;       // when nonzero, ":LINE" is appended to source
+  std::string_view source;  // "tcp:192.0.2.1:514", "file:/var/log/asa.log"
+  std::string_view host;    // sender address, used when the header names no host
+  std::uint64_t line = 0;   // when nonzero, ":LINE" is appended to source
   const void* context = nullptr;
   void (*describe)(const void* context, std::string& source, std::string& host) = nullptr;
 };

@@ -22,27 +22,27 @@
 namespace tunneldoc {
 
 struct ServeOptions {
-  std::filesystem::path config_file;                 // "": the built-in defaults
+  std::filesystem::path config_file;  // "": the built-in defaults
   // Command-line overrides. Any --udp/--tcp/--tls replaces every listener of
   // the configuration file with the ones given.
-  std::vector<std::string> udp, tcp, tls;            // ADDR:PORT each
-  std::string tls_certificate, tls_key, tls_ca;      // for --tls
-  std::optional<std::string> output;                 // FILE or "-"
-  std::optional<std::string> metrics;                // ADDR:PORT or "off"
+  std::vector<std::string> udp, tcp, tls;        // ADDR:PORT each
+  std::string tls_certificate, tls_key, tls_ca;  // for --tls
+  std::optional<std::string> output;             // FILE or "-"
+  std::optional<std::string> metrics;            // ADDR:PORT or "off"
   std::optional<std::filesystem::path> signatures;
   std::optional<std::string> log_level;
-  std::vector<std::string> files;                    // --file: followed files, added to the configuration's
+  std::vector<std::string> files;  // --file: followed files, added to the configuration's
   std::optional<std::filesystem::path> state_file;
-  std::filesystem::path ready_file;                  // written (JSON) once every socket is bound
-  bool check_only = false;                           // load and check everything, bind nothing, exit
+  std::filesystem::path ready_file;  // written (JSON) once every socket is bound
+  bool check_only = false;           // load and check everything, bind nothing, exit
 };
 
 int run_serve(const ServeOptions& options);
 
 struct TailOptions {
   std::vector<std::string> files;
-  bool from_start = false;                           // read what the files already hold
-  std::filesystem::path state_file;                  // "": no saved positions
+  bool from_start = false;           // read what the files already hold
+  std::filesystem::path state_file;  // "": no saved positions
   std::filesystem::path signatures;
   std::string output = "-";
   std::string log_level = "warn";

@@ -35,10 +35,10 @@ class Sink {
  protected:
   Sink(std::string name, MetricsRegistry& metrics);
 
-  Counter& records_;   // diagnoses delivered
+  Counter& records_;  // diagnoses delivered
   Counter& bytes_;
-  Counter& errors_;    // failed writes
-  Counter& dropped_;   // records lost to failed writes
+  Counter& errors_;   // failed writes
+  Counter& dropped_;  // records lost to failed writes
 
  private:
   std::string name_;

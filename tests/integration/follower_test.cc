@@ -1,7 +1,6 @@
 // follower_test.cc — FileFollower and PositionStore on real temporary files:
 // rename-and-create, copytruncate, a file appearing later, restarts.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -26,7 +25,9 @@ struct TempDir {
   static inline int n = 0;
 };
 
-void append(const fs::path& p, const std::string& text) { std::ofstream(p, std::ios::app) << text; }
+void append(const fs::path& p, const std::string& text) {
+  std::ofstream(p, std::ios::app) << text;
+}
 
 struct Collector {
   std::vector<std::string> lines;
@@ -85,7 +86,7 @@ TEST_CASE("rename-and-create rotation loses nothing", "[follow]") {
   append(log, "b\n");  // written before the rotation, not yet read
   fs::rename(log, d.path / "asa.log.1");
   append(d.path / "asa.log.1", "c\n");  // a writer still holding the old file
-  append(log, "d\n");                  // the new file
+  append(log, "d\n");                   // the new file
   f.poll();
   append(log, "e\n");
   f.poll();
@@ -107,6 +108,26 @@ TEST_CASE("copytruncate is followed from the start of the file", "[follow]") {
   append(log, "x\n");
   f.poll();
   CHECK(c.lines == std::vector<std::string>{"one", "two", "x"});
+  CHECK(f.truncations() == 1);
+}
+
+TEST_CASE("copytruncate and a rewrite to the same size between two polls is seen", "[follow]") {
+  TempDir d;
+  const auto log = d.path / "asa.log";
+  append(log, "");
+  Collector c;
+  FileFollower f({log.string(), false, 1024}, nullptr, c.handler());
+  f.poll();
+  append(log, "line-aaa\nline-bbb\n");
+  f.poll();
+  fs::resize_file(log, 0);
+  append(log, "line-ccc\nline-ddd\nline-eee\n");  // longer than before: size alone cannot tell
+  f.poll();
+  CHECK(c.lines == std::vector<std::string>{"line-aaa", "line-bbb", "line-ccc", "line-ddd", "line-eee"});
+  CHECK(f.truncations() == 1);
+  append(log, "line-fff\n");  // and appends after that are not mistaken for truncations
+  f.poll();
+  CHECK(c.lines.back() == "line-fff");
   CHECK(f.truncations() == 1);
 }
 

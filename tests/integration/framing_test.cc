@@ -1,6 +1,7 @@
 // framing_test.cc — RFC 6587 framing, CIDR allowlists and configuration, without sockets.
-#include <catch2/catch.hpp>
+#include "tunneldoc/framing.h"
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -8,7 +9,6 @@
 
 #include "tunneldoc/allowlist.h"
 #include "tunneldoc/config.h"
-#include "tunneldoc/framing.h"
 
 using tunneldoc::FrameParser;
 
@@ -169,7 +169,7 @@ TEST_CASE("CIDR parsing and matching", "[allowlist]") {
   CHECK_FALSE(list.allows("192.0.3.1"));
   CHECK(list.allows("2001:db8:1::1"));
   CHECK_FALSE(list.allows("2001:db9::1"));
-  CHECK(list.allows("::ffff:192.0.2.1"));  // IPv4-mapped
+  CHECK(list.allows("::ffff:192.0.2.1"));     // IPv4-mapped
   CHECK(Allowlist().allows("198.51.100.1"));  // empty: everyone
   CHECK(Cidr::parse("0.0.0.0/0")->contains(false, std::array<std::uint8_t, 4>{1, 2, 3, 4}.data()));
 }

@@ -1,18 +1,17 @@
 // pipeline_test.cc — the pipeline every source feeds: diagnoses, host fallback,
 // sources, counters, and knowledge-base swaps while worker threads run.
-#include <catch2/catch.hpp>
+#include "tunneldoc/pipeline.h"
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "tunneldoc/knowledge_base.h"
 #include "tunneldoc/metrics.h"
-#include "tunneldoc/pipeline.h"
 #include "tunneldoc/sink.h"
 
 using namespace tunneldoc;
@@ -124,8 +123,9 @@ TEST_CASE("knowledge-base swaps while workers run lose no message", "[pipeline]"
   }
   for (auto& t : threads) t.join();
   CHECK(sink.records().size() == 2 * kPerThread / 2);
-  CHECK(metrics.render().find("tunneldoc_signature_matches_total{signature=\"asa-713904-no-proposal-chosen\"} 3000\n") !=
-        std::string::npos);
+  CHECK(
+      metrics.render().find("tunneldoc_signature_matches_total{signature=\"asa-713904-no-proposal-chosen\"} 3000\n") !=
+      std::string::npos);
 }
 
 TEST_CASE("metrics render in Prometheus text format", "[metrics]") {
@@ -135,7 +135,8 @@ TEST_CASE("metrics render in Prometheus text format", "[metrics]") {
         &m.counter("x_total", "Things", {{"listener", "udp:127.0.0.1:1"}}));
   m.gauge("g", "A gauge").set(1.5);
   int owner = 0;
-  m.probe("p_total", "Probed", "counter", {{"a", "quote\"d"}}, [] { return 7.0; }, &owner);
+  m.probe(
+      "p_total", "Probed", "counter", {{"a", "quote\"d"}}, [] { return 7.0; }, &owner);
   const std::string text = m.render();
   CHECK(text.find("# HELP x_total Things\n# TYPE x_total counter\nx_total{listener=\"udp:127.0.0.1:1\"} 3\n") !=
         std::string::npos);

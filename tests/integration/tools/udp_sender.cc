@@ -73,8 +73,7 @@ int main(int argc, char** argv) {
     if (rate > 0) {
       const auto due = start + std::chrono::duration<double>(static_cast<double>(sent) / rate);
       while (std::chrono::steady_clock::now() < due) {
-        if (due - std::chrono::steady_clock::now() > std::chrono::microseconds(200))
-          std::this_thread::sleep_until(due);
+        if (due - std::chrono::steady_clock::now() > std::chrono::microseconds(200)) std::this_thread::sleep_until(due);
       }
     }
   }
