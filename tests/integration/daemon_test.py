@@ -173,6 +173,12 @@ def scenario_udp_tcp(args, work):
     try:
         udp, tcp = d.port("udp"), d.port("tcp")
         msg = MSG.format(ip="203.0.113.9")
+        # A stalled sender (half an octet-counted frame, then silence) and a
+        # flooding one (no newline ever) must not hold up anyone else.
+        stalled = socket.create_connection(("127.0.0.1", tcp), timeout=5)
+        stalled.sendall(b"500 <13>half a fr")
+        flood = socket.create_connection(("127.0.0.1", tcp), timeout=5)
+        flood.sendall(b"<13>" + b"y" * 200000)
         # util-linux logger, every framing and header it can produce.
         logger("-P", str(udp), "--udp", message=msg)
         logger("-P", str(udp), "--udp", "--rfc3164", message=msg)
@@ -216,12 +222,15 @@ def scenario_udp_tcp(args, work):
         check(m[key("tunneldoc_listener_messages_total", "udp", udp)] == 5, "udp messages: {}".format(m))
         check(m[key("tunneldoc_listener_messages_total", "tcp", tcp)] == 8,
               "tcp messages: {}".format(m[key("tunneldoc_listener_messages_total", "tcp", tcp)]))
-        check(m[key("tunneldoc_listener_oversize_total", "tcp", tcp)] == 1, "oversize")
+        check(m[key("tunneldoc_listener_oversize_total", "tcp", tcp)] == 1, "oversize (the flood is not over yet)")
         check(m[key("tunneldoc_listener_bytes_total", "udp", udp)] > 300, "bytes")
         check(m['tunneldoc_signature_matches_total{signature="%s"}' % SIG] == 11, "signature matches")
         check(m["tunneldoc_diagnoses_total"] == 11, "diagnoses_total")
         check(key("tunneldoc_udp_kernel_drops_total", "udp", udp) in m, "kernel drops exported")
-        check(m[key("tunneldoc_listener_connections_open", "tcp", tcp)] == 0, "connections closed")
+        check(m[key("tunneldoc_listener_connections_open", "tcp", tcp)] == 2, "the stalled ones are still open")
+        stalled.close()
+        flood.close()
+        wait_for(lambda: d.metric("tunneldoc_listener_connections_open", ":%d" % tcp) == 0, 5, "connections closed")
         check(m["tunneldoc_kb_signatures"] > 10, "kb signatures")
         check(any(k.startswith("tunneldoc_kb_info{") for k in m), "kb version")
         check(d.http("/healthz") == (200, "ok\n"), "healthz")
