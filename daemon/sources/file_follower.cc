@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -18,8 +19,29 @@ namespace tunneldoc {
 // ---- PositionStore ----------------------------------------------------------
 
 namespace {
-constexpr const char* kStateHeader = "# tunneldoc file positions v1: device inode offset line path";
+constexpr const char* kStateHeader =
+    "# tunneldoc file positions v1: device inode offset line fingerprint(hex, - if none) path";
+
+std::string to_hex(std::string_view bytes) {
+  if (bytes.empty()) return "-";
+  std::string out;
+  for (unsigned char c : bytes) out += fmt::format("{:02x}", c);
+  return out;
 }
+
+bool from_hex(const std::string& hex, std::string& out) {
+  out.clear();
+  if (hex == "-") return true;
+  if (hex.size() % 2 != 0 || hex.size() > 64) return false;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    unsigned v = 0;
+    auto [p, ec] = std::from_chars(hex.data() + i, hex.data() + i + 2, v, 16);
+    if (ec != std::errc() || p != hex.data() + i + 2) return false;
+    out.push_back(static_cast<char>(v));
+  }
+  return true;
+}
+}  // namespace
 
 PositionStore::PositionStore(std::filesystem::path file) : file_(std::move(file)) {}
 
@@ -40,8 +62,10 @@ bool PositionStore::load(std::string& error) {
     std::istringstream fields(line);
     Position p;
     std::string path;
-    fields >> p.device >> p.inode >> p.offset >> p.line;
-    if (!fields || fields.get() != ' ' || !std::getline(fields, path) || path.empty()) {
+    std::string hex;
+    fields >> p.device >> p.inode >> p.offset >> p.line >> hex;
+    if (!fields || !from_hex(hex, p.fingerprint) || fields.get() != ' ' || !std::getline(fields, path) ||
+        path.empty()) {
       error = fmt::format("{}:{}: not a position line", file_.string(), number);
       return false;
     }
@@ -54,7 +78,7 @@ bool PositionStore::save(std::string& error) {
   if (file_.empty() || !dirty_) return true;
   std::string text = std::string(kStateHeader) + "\n";
   for (const auto& [path, p] : positions_)
-    text += fmt::format("{} {} {} {} {}\n", p.device, p.inode, p.offset, p.line, path);
+    text += fmt::format("{} {} {} {} {} {}\n", p.device, p.inode, p.offset, p.line, to_hex(p.fingerprint), path);
   const std::string tmp = file_.string() + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) {
@@ -81,7 +105,8 @@ std::optional<PositionStore::Position> PositionStore::get(const std::string& pat
 
 void PositionStore::set(const std::string& path, const Position& p) {
   Position& q = positions_[path];
-  if (q.device != p.device || q.inode != p.inode || q.offset != p.offset || q.line != p.line) {
+  if (q.device != p.device || q.inode != p.inode || q.offset != p.offset || q.line != p.line ||
+      q.fingerprint != p.fingerprint) {
     q = p;
     dirty_ = true;
   }
@@ -200,9 +225,17 @@ bool FileFollower::open_file(bool at_end, bool use_saved) {
   const auto size = static_cast<std::uint64_t>(st.st_size);
   std::optional<PositionStore::Position> saved;
   if (use_saved && store_ != nullptr) saved = store_->get(options_.path);
-  if (saved && saved->inode == inode_ && saved->device == device_ && saved->offset <= size) {
+  auto same_bytes = [&](const PositionStore::Position& p) {
+    // Copytruncated and written again past our offset while we were stopped?
+    if (p.fingerprint.empty() || p.fingerprint.size() > p.offset) return true;
+    std::string now(p.fingerprint.size(), '\0');
+    const ssize_t n = ::pread(fd, now.data(), now.size(), static_cast<off_t>(p.offset - now.size()));
+    return n == static_cast<ssize_t>(now.size()) && now == p.fingerprint;
+  };
+  if (saved && saved->inode == inode_ && saved->device == device_ && saved->offset <= size && same_bytes(*saved)) {
     cur_.offset = cur_.pos = saved->offset;
     cur_.line = saved->line;
+    fingerprint_ = saved->fingerprint;
   } else if (saved && (saved->inode != inode_ || saved->device != device_)) {
     finish_rotated(*saved);
   } else if (saved) {
@@ -226,7 +259,7 @@ bool FileFollower::open_file(bool at_end, bool use_saved) {
 
 void FileFollower::remember() {
   if (store_ == nullptr || cur_.fd < 0) return;
-  store_->set(options_.path, PositionStore::Position{device_, inode_, cur_.offset, cur_.line});
+  store_->set(options_.path, PositionStore::Position{device_, inode_, cur_.offset, cur_.line, fingerprint_});
 }
 
 void FileFollower::take_fingerprint() {

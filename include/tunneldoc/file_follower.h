@@ -50,6 +50,7 @@ class PositionStore {
     std::uint64_t device = 0, inode = 0;
     std::uint64_t offset = 0;  // bytes, at a line boundary
     std::uint64_t line = 0;    // lines before offset
+    std::string fingerprint;   // up to 32 bytes just before offset (copytruncate detection)
   };
 
   explicit PositionStore(std::filesystem::path file);  // "": kept in memory only

@@ -183,6 +183,32 @@ TEST_CASE("positions survive a restart, also across a rotation while stopped", "
   }
 }
 
+TEST_CASE("a copytruncate while stopped is noticed even when the file grew back", "[follow]") {
+  TempDir d;
+  const auto log = d.path / "asa.log";
+  const auto state = d.path / "positions";
+  append(log, "");
+  std::string error;
+  {
+    PositionStore store(state);
+    REQUIRE(store.load(error));
+    Collector c;
+    FileFollower f({log.string(), false, 1024}, &store, c.handler());
+    f.poll();
+    append(log, "old-1\nold-2\n");
+    f.poll();
+    REQUIRE(store.save(error));
+  }
+  fs::resize_file(log, 0);
+  append(log, "new-1\nnew-2\nnew-3\n");
+  PositionStore store(state);
+  REQUIRE(store.load(error));
+  Collector c;
+  FileFollower f({log.string(), false, 1024}, &store, c.handler());
+  f.poll();
+  CHECK(c.lines == std::vector<std::string>{"new-1", "new-2", "new-3"});
+}
+
 TEST_CASE("a corrupt state file is an error", "[follow]") {
   TempDir d;
   append(d.path / "positions", "this is not a position\n");
