@@ -46,6 +46,7 @@ void FrameParser::append(std::string_view bytes) {
 FrameParser::Result FrameParser::deliver(std::string_view body, bool truncated) {
   frame_ = current_ == Framing::lf ? trim_message(body) : body;
   frame_truncated_ = truncated;
+  frame_incomplete_ = false;
   frame_framing_ = current_;
   state_ = State::start;
   remaining_ = 0;
@@ -175,8 +176,9 @@ bool FrameParser::finish() {
       [[fallthrough]];
     case State::lf_body:
     case State::octet_body: {
-      const bool truncated = cut_ || state_ == State::octet_body;
-      deliver(partial_, truncated);
+      const bool incomplete = state_ == State::octet_body;
+      deliver(partial_, cut_ || incomplete);
+      frame_incomplete_ = incomplete;
       if (frame_.empty()) return false;
       return true;
     }

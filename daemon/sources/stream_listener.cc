@@ -220,7 +220,9 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
 
   void emit() {
     owner_->counters().messages.inc();
-    if (parser_.truncated()) {
+    if (parser_.incomplete()) {
+      owner_->counters().malformed.inc();  // the stream ended inside an octet-counted frame
+    } else if (parser_.truncated()) {
       owner_->counters().oversize.inc();
       const auto now = std::chrono::steady_clock::now();
       if (now - last_oversize_log_ >= std::chrono::minutes(1)) {

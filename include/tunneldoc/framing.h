@@ -45,7 +45,10 @@ class FrameParser {
   bool finish();
 
   std::string_view frame() const { return frame_; }
+  // The frame was cut: longer than max_frame, or (after finish()) the stream
+  // ended before its octet count was reached (then incomplete() is also true).
   bool truncated() const { return frame_truncated_; }
+  bool incomplete() const { return frame_incomplete_; }
   Framing framing() const { return frame_framing_; }
   std::size_t max_frame() const { return max_frame_; }
   // Bytes held for an incomplete frame (for tests and memory accounting).
@@ -67,6 +70,7 @@ class FrameParser {
   bool cut_ = false;             // current frame exceeded max_frame
   std::string_view frame_;
   bool frame_truncated_ = false;
+  bool frame_incomplete_ = false;
   Framing frame_framing_ = Framing::none;
   Framing current_ = Framing::none;
 };

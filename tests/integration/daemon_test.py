@@ -231,6 +231,8 @@ def scenario_udp_tcp(args, work):
         stalled.close()
         flood.close()
         wait_for(lambda: d.metric("tunneldoc_listener_connections_open", ":%d" % tcp) == 0, 5, "connections closed")
+        check(d.metric("tunneldoc_listener_malformed_total", ":%d" % tcp) == 1, "the half frame is malformed")
+        check(d.metric("tunneldoc_listener_oversize_total", ":%d" % tcp) == 2, "the flood was cut")
         check(m["tunneldoc_kb_signatures"] > 10, "kb signatures")
         check(any(k.startswith("tunneldoc_kb_info{") for k in m), "kb version")
         check(d.http("/healthz") == (200, "ok\n"), "healthz")

@@ -141,8 +141,15 @@ TEST_CASE("finish() delivers an unterminated last line", "[framing]") {
   CHECK(p.parse(data) == FrameParser::Result::indeterminate);
   REQUIRE(p.finish());
   CHECK(p.frame() == "<13>last without newline");
+  CHECK_FALSE(p.incomplete());
   FrameParser q;
   CHECK_FALSE(q.finish());
+  std::string_view half = "50 <13>only part of it";
+  CHECK(q.parse(half) == FrameParser::Result::indeterminate);
+  REQUIRE(q.finish());
+  CHECK(q.frame() == "<13>only part of it");
+  CHECK(q.incomplete());
+  CHECK(q.truncated());
 }
 
 TEST_CASE("trim_message strips trailing newlines", "[framing]") {
