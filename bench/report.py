@@ -45,7 +45,8 @@ def main() -> int:
     w("| run | median wall s | lines/s | MB/s | median CPU s | lines per CPU s | peak RSS MiB | diagnoses | runs |")
     w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     rows, cpus = [], {}
-    for name, label, matches in (("scan.t1", "`tunneldoc scan --threads 1`", "scan.matches"),
+    for name, label, matches in (("scan.baseline", "baseline: the build before this work (`BASELINE=`)", "scan.matches"),
+                                 ("scan.t1", "`tunneldoc scan --threads 1`", "scan.matches"),
                                  ("scan.t2", "`tunneldoc scan --threads 2`", "scan.matches"),
                                  ("syslog-ng", "syslog-ng 3.38 PatternDB, `flags(no-parse)` (`bench/peers/syslog_ng.sh`)",
                                   "syslog-ng.matches"),
@@ -64,6 +65,10 @@ def main() -> int:
           f"{one.get(matches, '?')} | {n} |")
     w("")
     t = dict(rows)
+    if "scan.t1" in t and "scan.baseline" in t:
+        w(f"- this build / baseline: **{t['scan.baseline'] / t['scan.t1']:.2f}×** wall time"
+          + (f", {cpus['scan.baseline'] / cpus['scan.t1']:.2f}× CPU time" if "scan.baseline" in cpus else "")
+          + f"; same output bytes: {one.get('baseline.same_output', '?')}")
     if "scan.t1" in t:
         if "syslog-ng" in t:
             w(f"- tunneldoc (1 thread) / syslog-ng: **{t['syslog-ng'] / t['scan.t1']:.1f}×** wall time "
@@ -116,6 +121,14 @@ def main() -> int:
                 indent = "    " if label.startswith("of which") else "  "
                 w(f"{indent}- {label}: {int(one[k]) / n:,.0f} per line")
         w("  - the rest: output writes, scan loop, source text")
+        if "callgrind.cg-baseline" in one:
+            b = int(one["callgrind.cg-baseline"]) - int(one.get("callgrind.cg-baseline-empty", empty))
+            w(f"- baseline build: {b / n:,.0f} instructions per line (this build: "
+              f"{(total - empty) / b * 100:.0f} % of it)")
+        if "callgrind.cg-200k-t2" in one:
+            t2 = int(one["callgrind.cg-200k-t2"])
+            w(f"- with `--threads 2`: {(t2 - empty) / n:,.0f} instructions per line, all threads together "
+              f"(chunking, line counting and ordered output cost {(t2 - total) / n:,.0f} more a line)")
         w("")
     sigs = [(k[len("sig.BM_Signature/"):], v) for k, v in one.items() if k.startswith("sig.")]
     micro = [(k[len("micro."):], v) for k, v in one.items() if k.startswith("micro.")]
@@ -145,7 +158,9 @@ def main() -> int:
             pass
     w("## Commands\n")
     w("```sh")
-    w("bench/run.sh                        # everything; LINES=, RUNS=, WORK=, SKIP_PEERS=1, SKIP_CALLGRIND=1")
+    w("bench/run.sh                        # everything; LINES=, RUNS=, WORK=, SKIP_PEERS=1, SKIP_CALLGRIND=1, SKIP_SERVE=1")
+    w("BASELINE=/path/to/old/tunneldoc bench/run.sh   # also an older build, interleaved, and its callgrind count")
+    w("bench/serve_bench.sh build-perf/tunneldoc build-perf/bench/tunneldoc_syslog_sender corpus.log signatures /tmp/serve")
     w(f"python3 bench/gen_corpus.py -n {lines} -o corpus.log --patterndb patterndb.xml")
     w("/usr/bin/time -v build-perf/tunneldoc scan --threads 1 corpus.log > out.jsonl")
     w("bench/peers/syslog_ng.sh corpus.log patterndb.xml /tmp/sng   # prints seconds and matches")

@@ -3,7 +3,8 @@
 #
 #   bench/run.sh                 # full run: 1,000,000 lines, 5 repetitions
 #   LINES=200000 RUNS=3 bench/run.sh
-#   SKIP_PEERS=1 SKIP_CALLGRIND=1 SKIP_MICRO=1 bench/run.sh   # parts only
+#   SKIP_PEERS=1 SKIP_CALLGRIND=1 SKIP_MICRO=1 SKIP_SERVE=1 bench/run.sh   # parts only
+#   BASELINE=/path/to/older/tunneldoc bench/run.sh   # also time an older build, same session
 #
 # Builds Release into build-perf (or $BUILD), generates the corpus into $WORK
 # (default /tmp/tunneldoc-bench), then measures, in this one session:
@@ -78,6 +79,9 @@ echo "== scan and peers, $runs runs each (interleaved)"
 have_sng=0
 if [ -z "${SKIP_PEERS:-}" ] && command -v syslog-ng >/dev/null; then have_sng=1; fi
 for ((r = 1; r <= runs; r++)); do
+  if [ -n "${BASELINE:-}" ]; then
+    timed scan.baseline "$work/scan-baseline.jsonl" "$BASELINE" scan --year 2026 --signatures "$sigs" "$corpus"
+  fi
   timed scan.t1 "$work/scan-t1.jsonl" "$td" scan --year 2026 --signatures "$sigs" --threads 1 "$corpus"
   if ((threads_max > 1)); then
     timed "scan.t$threads_max" "$work/scan-t$threads_max.jsonl" \
@@ -95,6 +99,14 @@ done
 record cpus.available.after "$(cpu_probe)"
 record scan.matches "$(wc -l < "$work/scan-t1.jsonl")"
 record scan.output_bytes "$(stat -c %s "$work/scan-t1.jsonl")"
+if [ -n "${BASELINE:-}" ]; then
+  if cmp -s <(sed 's/"received":"[^"]*"//' "$work/scan-t1.jsonl") \
+            <(sed 's/"received":"[^"]*"//' "$work/scan-baseline.jsonl"); then
+    record baseline.same_output yes
+  else
+    record baseline.same_output NO
+  fi
+fi
 if ((threads_max > 1)); then
   # Same output as one thread (the "received" clock aside).
   if cmp -s <(sed 's/"received":"[^"]*"//' "$work/scan-t1.jsonl") \
@@ -120,6 +132,18 @@ if [ -z "${SKIP_CALLGRIND:-}" ] && command -v valgrind >/dev/null; then
       "$work/$f.log" > /dev/null 2> "$work/$f.valgrind"
     record "callgrind.$f" "$(awk '/Collected :/ {print $NF}' "$work/$f.valgrind")"
   done
+  if [ -n "${BASELINE:-}" ]; then
+    valgrind --tool=callgrind --callgrind-out-file="$work/cg-baseline.cg" "$BASELINE" scan --year 2026 \
+      --signatures "$sigs" "$work/cg-200k.log" > /dev/null 2> "$work/cg-baseline.valgrind"
+    record "callgrind.cg-baseline" "$(awk '/Collected :/ {print $NF}' "$work/cg-baseline.valgrind")"
+    valgrind --tool=callgrind --callgrind-out-file="$work/cg-baseline-empty.cg" "$BASELINE" scan --year 2026 \
+      --signatures "$sigs" "$work/cg-empty.log" > /dev/null 2> "$work/cg-baseline-empty.valgrind"
+    record "callgrind.cg-baseline-empty" "$(awk '/Collected :/ {print $NF}' "$work/cg-baseline-empty.valgrind")"
+  fi
+  # The same with two worker threads: the extra instructions of the chunked path.
+  valgrind --tool=callgrind --callgrind-out-file="$work/cg-200k-t2.cg" "$td" scan --year 2026 --signatures "$sigs" \
+    --threads 2 "$work/cg-200k.log" > /dev/null 2> "$work/cg-200k-t2.valgrind"
+  record "callgrind.cg-200k-t2" "$(awk '/Collected :/ {print $NF}' "$work/cg-200k-t2.valgrind")"
   python3 - "$work/cg-empty.cg" "$work/cg-200k.cg" >> "$results" <<'PY' || true
 # Per-stage split: inclusive instructions of the stage functions over the
 # 200k-line run minus the same over the empty run (the knowledge-base load
