@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -29,8 +28,16 @@ struct TempFile {
 
 // The "received" member is the wall clock; everything else must be identical.
 std::string without_received(const std::string& s) {
-  static const std::regex received(R"("received":"[^"]*")");
-  return std::regex_replace(s, received, "\"received\":\"\"");
+  static const std::string key = "\"received\":\"";
+  std::string out;
+  std::size_t pos = 0;
+  for (std::size_t at; (at = s.find(key, pos)) != std::string::npos;) {
+    out.append(s, pos, at + key.size() - pos);
+    pos = s.find('"', at + key.size());
+    if (pos == std::string::npos) return s;  // not JSON lines: compare as is
+  }
+  out.append(s, pos, std::string::npos);
+  return out;
 }
 
 std::string corpus(std::size_t max_line) {
@@ -48,11 +55,11 @@ std::string corpus(std::size_t max_line) {
   };
   std::string out;
   std::size_t k = 0;
-  while (out.size() < (9u << 20)) {  // several 1 MiB chunks
+  while (out.size() < (3u << 20)) {  // several 1 MiB chunks
     out += lines[k % lines.size()];
     if (k % 997 == 0) {  // over-long lines, diagnosed or not, some far longer than a chunk's margin
       out += " ";
-      out += std::string(max_line + (k % 3) * 100 + (k == 6979 ? (5u << 20) : 0u), 'x');
+      out += std::string(max_line + (k % 3) * 100 + (k == 6979 ? (2u << 20) : 0u), 'x');
     }
     out += '\n';
     ++k;
