@@ -206,6 +206,7 @@ void parse_pri(Cursor& c, LogRecord& r) {
   }
   r.facility = pri >> 3;
   r.severity = pri & 7;
+  if (c.peek() == ':' && (is_digit(c.peek(1)) || is_alpha(c.peek(1)))) ++c.i;  // "<165>:2026-11-26T..."
 }
 
 // Parses what precedes the message (or the whole line for keyless records):
@@ -251,6 +252,19 @@ void parse_header(Cursor& c, LogRecord& r, bool keyed) {
     if (n > 0 && c.peek(n) == ':' && is_space(c.peek(n + 1))) {
       c.i += n + 1;
       c.skip_spaces();
+      // IOS "logging origin-id hostname": "45: hq-rtr: *Mar  1 00:31:55.431: ..."
+      Cursor h = c;
+      sv origin = h.token();
+      EventTime probe;
+      if (origin.size() > 1 && origin.back() == ':' && origin.front() != '*' && !is_digit(origin.front())) {
+        h.skip_spaces();
+        Cursor t = h;
+        if (t.peek() == '*' || t.peek() == '.') ++t.i;
+        if (parse_bsd(t, probe) || parse_rfc3339(t, probe)) {
+          r.host = origin.substr(0, origin.size() - 1);
+          c = h;
+        }
+      }
     }
   }
   // IOS marks unsynchronised clocks with '*' and doubtful ones with '.'
@@ -269,7 +283,7 @@ void parse_header(Cursor& c, LogRecord& r, bool keyed) {
     // possibly followed by " :" (ASA "logging device-id").
     sv host = c.token();
     while (!host.empty() && host.back() == ':') host.remove_suffix(1);
-    r.host = host;
+    if (!host.empty()) r.host = host;  // keep an IOS origin-id found before the time
     return;
   }
   // Keyless: take a host only in the unambiguous ASA form "host : text".
@@ -378,8 +392,14 @@ bool find_message_id(sv line, MessageId& out) {
     if (i >= line.size() || !is_upper(line[i])) continue;
     const std::size_t fb = i;
     while (i < line.size() && is_id_char(line[i])) ++i;
-    if (i + 2 >= line.size() || line[i] != '-' || !is_digit(line[i + 1]) || line[i + 2] != '-') continue;
     const sv fac = line.substr(fb, i - fb);
+    // FTD and ASA can insert the message class: "%FTD-vpn-5-713904:".
+    if (i + 1 < line.size() && line[i] == '-' && line[i + 1] >= 'a' && line[i + 1] <= 'z' && is_asa_family(fac)) {
+      std::size_t k = i + 1;
+      while (k < line.size() && line[k] >= 'a' && line[k] <= 'z') ++k;
+      i = k;
+    }
+    if (i + 2 >= line.size() || line[i] != '-' || !is_digit(line[i + 1]) || line[i + 2] != '-') continue;
     const int sev = line[i + 1] - '0';
     i += 3;
     const std::size_t mb = i;

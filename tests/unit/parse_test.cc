@@ -222,3 +222,28 @@ TEST_CASE("lines that look like headers but are not still parse", "[parse][bad-i
     CHECK_FALSE(r.has_key());
   }
 }
+
+TEST_CASE("FTD and ASA message ids with a message class", "[parse]") {
+  const auto r = parse_line("<165>Nov 26 2026 10:00:01 ftd-1 : %FTD-vpn-5-713904: IP = 1.2.3.4, x");
+  CHECK(r.key() == "713904");
+  CHECK(r.severity == 5);
+  CHECK(r.message_id == "FTD-vpn-5-713904");
+  CHECK(r.host == "ftd-1");
+  CHECK(parse_line("%ASA-session-6-302013: Built").key() == "302013");
+  CHECK_FALSE(parse_line("%CRYPTO-abc-4-IKMP_NO_SA: x").has_key());  // classes are an ASA/FTD thing
+}
+
+TEST_CASE("a colon after PRI keeps the timestamp", "[parse]") {
+  const auto r = parse_line("<165>:2026-11-26T15:10:19Z: %ASA-5-713904: IP = 1.2.3.4, x");
+  CHECK(r.key() == "713904");
+  CHECK(r.time.valid());
+  CHECK(r.time.hour == 15);
+}
+
+TEST_CASE("IOS with logging origin-id hostname", "[parse]") {
+  const auto r = parse_line("<189>45: hq-rtr: *Mar  1 00:31:55.431: %CRYPTO-4-IKMP_NO_SA: IKE message from 198.51.100.7 has no SA");
+  CHECK(r.host == "hq-rtr");
+  CHECK(r.time.month == 3);
+  CHECK(r.time.millis == 431);
+  CHECK(r.key() == "CRYPTO-IKMP_NO_SA");
+}
