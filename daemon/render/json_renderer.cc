@@ -106,7 +106,16 @@ std::string_view JsonRenderer::received() {
   const auto now = options_.clock();
   const std::int64_t ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  if (ms != received_ms_) {
+  if (ms != received_ms_ && ms >= 0 && received_ms_ >= 0 && ms / 1000 == received_ms_ / 1000 &&
+      received_text_.size() == 24) {
+    // Same second, "YYYY-MM-DDTHH:MM:SS.mmmZ": only the milliseconds change
+    // (fmt::format each millisecond was a quarter of render() under callgrind).
+    received_ms_ = ms;
+    const auto m = static_cast<int>(ms % 1000);
+    received_text_[20] = static_cast<char>('0' + m / 100);
+    received_text_[21] = static_cast<char>('0' + m / 10 % 10);
+    received_text_[22] = static_cast<char>('0' + m % 10);
+  } else if (ms != received_ms_) {
     received_ms_ = ms;
     const std::time_t secs = static_cast<std::time_t>(ms / 1000);
     std::tm tm{};
