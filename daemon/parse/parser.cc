@@ -5,6 +5,7 @@
 // the one thing all syslog forms share; what precedes it is the header. Lines
 // without one are tried as ASDM export, VPN Client and VPN 3000 forms, and
 // otherwise become keyless records.
+#include <array>
 #include <cstring>
 #include <string_view>
 
@@ -19,8 +20,14 @@ constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
 constexpr bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 constexpr bool is_alpha(char c) { return is_upper(c) || (c >= 'a' && c <= 'z'); }
 constexpr bool is_space(char c) { return c == ' ' || c == '\t'; }
-// [A-Z0-9_], the characters of a message id's facility and mnemonic.
-constexpr bool is_id_char(char c) { return is_upper(c) || is_digit(c) || c == '_'; }
+// [A-Z0-9_], the characters of a message id's facility and mnemonic; a table,
+// since every keyed line scans a dozen of them.
+constexpr auto kIdChar = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[static_cast<std::size_t>(c)] = (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  return t;
+}();
+constexpr bool is_id_char(char c) { return kIdChar[static_cast<unsigned char>(c)]; }
 
 // A forward-only cursor over a string_view.
 struct Cursor {
@@ -415,10 +422,15 @@ bool find_message_id(sv line, MessageId& out) {
   return false;
 }
 
-bool all_digits(sv s) {
-  if (s.empty()) return false;
-  for (char ch : s)
+// True when `s` is 1 to 9 digits, with their value in `out`.
+bool digits_u32(sv s, std::uint32_t& out) {
+  if (s.empty() || s.size() > 9) return false;
+  std::uint32_t v = 0;
+  for (char ch : s) {
     if (!is_digit(ch)) return false;
+    v = v * 10 + static_cast<std::uint32_t>(ch - '0');
+  }
+  out = v;
   return true;
 }
 
@@ -539,9 +551,10 @@ LogRecord parse_line(std::string_view line, const ParseOptions& options) {
     }
     r.message_id = line.substr(id.start + 1, id.end - id.start - 1);
     if (id.severity >= 0) r.severity = id.severity;
-    if (is_asa_family(id.facility) && all_digits(id.mnemonic) && id.mnemonic.size() <= 9) {
+    std::uint32_t numeric = 0;
+    if (is_asa_family(id.facility) && digits_u32(id.mnemonic, numeric)) {
       r.set_key(id.mnemonic);
-      r.numeric_key = to_u32(id.mnemonic);
+      r.numeric_key = numeric;
     } else {
       r.set_key(id.facility, id.mnemonic);
     }
