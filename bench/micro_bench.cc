@@ -69,16 +69,7 @@ void BM_Render(benchmark::State& state) {
   std::string out;
   for (auto _ : state) {
     out.clear();
-    Diagnosis d;
-    d.signature = sig;
-    d.time = r.time;
-    d.host = r.host;
-    d.message_id = r.message_id;
-    d.severity = r.severity;
-    d.fields = &f;
-    d.evidence = &ev;
-    d.evidence_count = 1;
-    renderer.render(d, out);
+    renderer.render(line_diagnosis(r, *sig, f, ev), out);
     benchmark::DoNotOptimize(out.data());
   }
 }

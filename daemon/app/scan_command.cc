@@ -83,17 +83,7 @@ class LineProcessor {
     const auto res = std::to_chars(digits, digits + sizeof digits, number);
     source_.append(digits, res.ptr);
     const Evidence evidence{record.line, source_};
-    Diagnosis d;
-    d.signature = sig;
-    d.time = record.time;
-    d.host = record.host;
-    d.message_id = record.message_id;
-    d.severity = record.severity;
-    d.fields = &fields_;
-    d.evidence = &evidence;
-    d.evidence_count = 1;
-    d.truncated = record.truncated;
-    renderer_.render(d, out);
+    renderer_.render(line_diagnosis(record, *sig, fields_, evidence), out);
   }
 
  private:

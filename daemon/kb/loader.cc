@@ -69,6 +69,14 @@ void fnv(std::uint64_t& h, std::string_view s) {
   }
 }
 
+// One problem as a failed result. (A nested braced initializer here trips
+// GCC 12's -Wmaybe-uninitialized false positive at -O3.)
+LoadResult failure(const std::filesystem::path& where, std::string message) {
+  LoadResult r;
+  r.problems.push_back(LoadProblem{SourceLocation{where.string(), 0}, std::move(message)});
+  return r;
+}
+
 bool valid_id(std::string_view id) {
   if (id.empty()) return false;
   return std::all_of(id.begin(), id.end(),
@@ -512,7 +520,7 @@ LoadResult KnowledgeBaseLoader::load() {
   const auto start = std::chrono::steady_clock::now();
   std::error_code ec;
   if (!std::filesystem::is_directory(dir_, ec)) {
-    return {nullptr, {{{dir_.string(), 0}, "not a knowledge-base directory"}}};
+    return failure(dir_, "not a knowledge-base directory");
   }
   load_catalogue();
   std::vector<std::filesystem::path> files;
@@ -540,7 +548,7 @@ LoadResult load_knowledge_base(const std::filesystem::path& dir) {
   try {
     return KnowledgeBaseLoader(dir).load();
   } catch (const std::exception& e) {
-    return {nullptr, {{{dir.string(), 0}, std::string("unexpected error: ") + e.what()}}};
+    return failure(dir, std::string("unexpected error: ") + e.what());
   }
 }
 

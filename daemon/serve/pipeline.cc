@@ -106,16 +106,8 @@ void Pipeline::Worker::process(std::string_view message, const Origin& origin, b
     source = source_;
   }
   const Evidence evidence{record.line, source};
-  Diagnosis d;
-  d.signature = sig;
-  d.time = record.time;
-  d.host = record.host.empty() ? host : record.host;
-  d.message_id = record.message_id;
-  d.severity = record.severity;
-  d.fields = &fields_;
-  d.evidence = &evidence;
-  d.evidence_count = 1;
-  d.truncated = record.truncated;
+  Diagnosis d = line_diagnosis(record, *sig, fields_, evidence);
+  if (d.host.empty()) d.host = host;  // the sender, when the header names no host
   out_.clear();
   renderer_->render(d, out_);
   const auto& sigs = engine_->matcher.kb().signatures();
