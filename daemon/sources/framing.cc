@@ -34,6 +34,13 @@ void FrameParser::reset() {
   frame_framing_ = current_ = Framing::none;
 }
 
+void FrameParser::start_lf_with_prefix() {
+  current_ = Framing::lf;
+  append(prefix_);
+  prefix_.clear();
+  state_ = State::lf_body;
+}
+
 void FrameParser::append(std::string_view bytes) {
   const std::size_t room = max_frame_ - std::min(max_frame_, partial_.size());
   if (bytes.size() > room) {
@@ -89,11 +96,7 @@ FrameParser::Result FrameParser::parse(std::string_view& data) {
           data.remove_prefix(1);
           state_ = State::after_space;
         } else {
-          // Not a count: the digits begin an LF-framed line.
-          current_ = Framing::lf;
-          append(prefix_);
-          prefix_.clear();
-          state_ = State::lf_body;
+          start_lf_with_prefix();  // not a count: the digits begin an LF-framed line
         }
         break;
       }
@@ -112,10 +115,7 @@ FrameParser::Result FrameParser::parse(std::string_view& data) {
           remaining_ = n;
           state_ = State::octet_body;
         } else {
-          current_ = Framing::lf;
-          append(prefix_);
-          prefix_.clear();
-          state_ = State::lf_body;
+          start_lf_with_prefix();
         }
         break;
       }

@@ -61,6 +61,8 @@ class FrameParser {
 
   Result deliver(std::string_view body, bool truncated);
   void append(std::string_view bytes);
+  // What looked like an octet count was the start of an LF-framed line.
+  void start_lf_with_prefix();
 
   std::size_t max_frame_;
   State state_ = State::start;

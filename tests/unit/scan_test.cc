@@ -11,24 +11,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "temp_file.h"
 #include "tunneldoc/commands.h"
 
 using nlohmann::json;
 
 namespace {
-struct TempFile {
-  std::string path;
-  explicit TempFile(const std::string& content) {
-    char name[] = "/tmp/tunneldoc-scan-XXXXXX";
-    const int fd = ::mkstemp(name);
-    REQUIRE(fd >= 0);
-    REQUIRE(::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()));
-    ::close(fd);
-    path = name;
-  }
-  ~TempFile() { std::remove(path.c_str()); }
-};
-
 std::vector<json> lines_of(const std::string& out) {
   std::vector<json> v;
   std::istringstream in(out);

@@ -10,22 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "temp_file.h"
 #include "tunneldoc/commands.h"
 
 namespace {
-struct TempFile {
-  std::string path;
-  explicit TempFile(const std::string& content) {
-    char name[] = "/tmp/tunneldoc-threads-XXXXXX";
-    const int fd = ::mkstemp(name);
-    REQUIRE(fd >= 0);
-    REQUIRE(::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()));
-    ::close(fd);
-    path = name;
-  }
-  ~TempFile() { std::remove(path.c_str()); }
-};
-
 // The "received" member is the wall clock; everything else must be identical.
 std::string without_received(const std::string& s) {
   static const std::string key = "\"received\":\"";
