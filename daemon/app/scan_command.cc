@@ -57,6 +57,9 @@ class LineProcessor {
   LineProcessor(const Matcher& matcher, const std::shared_ptr<const KnowledgeBase>& kb, const ScanOptions& options)
       : matcher_(matcher), renderer_(kb, RenderOptions{options.year, std::chrono::system_clock::now}) {
     popts_.max_line_bytes = options.max_line;
+    // Lines whose key no signature uses are counted and dropped: skip their header.
+    popts_.wanted = [](const void* m, const LogRecord& r) { return static_cast<const Matcher*>(m)->knows_key(r); };
+    popts_.wanted_context = &matcher_;
   }
 
   // `source_prefix` is "file:PATH" or "stdin"; `number` the 1-based line number.

@@ -545,12 +545,7 @@ LogRecord parse_line(std::string_view line, const ParseOptions& options) {
 
   MessageId id;
   if (find_message_id(line, id)) {
-    if (!TUNNELDOC_PARSE_FAST_HEADER || !parse_common_header(line.substr(0, id.start), r)) {
-      Cursor c{line.substr(0, id.start), 0};
-      parse_header(c, r, /*keyed=*/true);
-    }
     r.message_id = line.substr(id.start + 1, id.end - id.start - 1);
-    if (id.severity >= 0) r.severity = id.severity;
     std::uint32_t numeric = 0;
     if (is_asa_family(id.facility) && digits_u32(id.mnemonic, numeric)) {
       r.set_key(id.mnemonic);
@@ -559,6 +554,13 @@ LogRecord parse_line(std::string_view line, const ParseOptions& options) {
       r.set_key(id.facility, id.mnemonic);
     }
     r.text = trim_leading(line.substr(id.end + 1));
+    if (options.wanted == nullptr || options.wanted(options.wanted_context, r)) {
+      if (!TUNNELDOC_PARSE_FAST_HEADER || !parse_common_header(line.substr(0, id.start), r)) {
+        Cursor c{line.substr(0, id.start), 0};
+        parse_header(c, r, /*keyed=*/true);
+      }
+    }
+    if (id.severity >= 0) r.severity = id.severity;  // the id's digit wins over PRI
     return r;
   }
   if (!line.empty() && is_digit(line[0]) && (parse_asdm(line, r) || parse_vpn_client_or_3000(line, r))) {

@@ -88,7 +88,11 @@ void Pipeline::Worker::refresh() {
 void Pipeline::Worker::process(std::string_view message, const Origin& origin, bool truncated) {
   if (pipeline_.generation_.load(std::memory_order_acquire) != generation_) refresh();
   pipeline_.processed_.inc();
-  LogRecord record = parse_line(message);
+  ParseOptions options;  // a key no signature uses: skip the header, the line is dropped anyway
+  options.max_line_bytes = message.size();
+  options.wanted = [](const void* m, const LogRecord& r) { return static_cast<const Matcher*>(m)->knows_key(r); };
+  options.wanted_context = &engine_->matcher;
+  LogRecord record = parse_line(message, options);
   record.truncated = record.truncated || truncated;
   const Signature* sig = engine_->matcher.match(record, fields_);
   if (sig == nullptr) return;

@@ -16,6 +16,13 @@ namespace tunneldoc {
 struct ParseOptions {
   // Lines longer than this are cut here and marked truncated (64 KiB).
   std::size_t max_line_bytes = 64 * 1024;
+  // Optional interest filter, asked once the message id is known. When it
+  // answers false the header (time, host, PRI) is not parsed: the record keeps
+  // only line, key, message id, severity and text. Callers that will drop such
+  // lines anyway (a key no signature uses) skip most of the parsing cost. The
+  // filter must be safe to call from every thread that parses.
+  bool (*wanted)(const void* context, const LogRecord& record) = nullptr;
+  const void* wanted_context = nullptr;
 };
 
 // `line` may end in LF or CRLF; both are removed. The returned record's views

@@ -247,3 +247,33 @@ TEST_CASE("IOS with logging origin-id hostname", "[parse]") {
   CHECK(r.time.millis == 431);
   CHECK(r.key() == "CRYPTO-IKMP_NO_SA");
 }
+
+TEST_CASE("an interest filter that declines a key skips the header, keeps key, id and text", "[parse]") {
+  tunneldoc::ParseOptions options;
+  int asked = 0;
+  options.wanted_context = &asked;
+  options.wanted = [](const void* c, const tunneldoc::LogRecord& r) {
+    ++*static_cast<int*>(const_cast<void*>(c));
+    return r.numeric_key != 302013;
+  };
+  const char* traffic = "<166>Nov 26 2026 10:00:01 hq-asa : %ASA-6-302013: Built inbound TCP connection 1";
+  auto r = parse_line(traffic, options);
+  CHECK(asked == 1);
+  CHECK(r.key() == "302013");
+  CHECK(r.message_id == "ASA-6-302013");
+  CHECK(r.severity == 6);
+  CHECK(r.text == "Built inbound TCP connection 1");
+  CHECK(r.host.empty());
+  CHECK_FALSE(r.time.valid());
+  // A wanted key gets the whole record, exactly as without a filter.
+  const char* vpn = "<164>Nov 26 2026 10:00:01 hq-asa : %ASA-4-402119: IPSEC: x";
+  r = parse_line(vpn, options);
+  const auto plain = parse_line(vpn);
+  CHECK(r.host == plain.host);
+  CHECK(r.time.to_rfc3339(0) == plain.time.to_rfc3339(0));
+  CHECK(r.severity == plain.severity);
+  CHECK(r.facility == plain.facility);
+  // Keyless lines never ask.
+  parse_line("[IKEv1]: Group = g, IP = 1.2.3.4, x", options);
+  CHECK(asked == 2);
+}
