@@ -71,9 +71,10 @@ inline std::vector<std::string> split(const std::string& s, char sep) {
   }
 }
 
-// Reads eval.tsv; malformed rows are reported in `problems`.
-inline std::vector<Row> read_eval(const std::string& path, std::vector<std::string>& problems) {
-  std::vector<Row> rows;
+// Calls `row(text, number)` for each data line of `path` (blank lines and
+// lines starting with '#' are skipped); an unreadable file is a problem.
+template <class F>
+void for_each_data_line(const std::string& path, std::vector<std::string>& problems, F row) {
   std::ifstream in(path);
   if (!in) problems.push_back(path + ": cannot read");
   std::string text;
@@ -81,11 +82,19 @@ inline std::vector<Row> read_eval(const std::string& path, std::vector<std::stri
   while (std::getline(in, text)) {
     ++n;
     if (text.empty() || text[0] == '#') continue;
+    row(text, n);
+  }
+}
+
+// Reads eval.tsv; malformed rows are reported in `problems`.
+inline std::vector<Row> read_eval(const std::string& path, std::vector<std::string>& problems) {
+  std::vector<Row> rows;
+  for_each_data_line(path, problems, [&](const std::string& text, int n) {
     const std::size_t t1 = text.find('\t');
     const std::size_t t2 = t1 == std::string::npos ? t1 : text.find('\t', t1 + 1);
     if (t2 == std::string::npos) {
       problems.push_back(path + ":" + std::to_string(n) + ": needs three tab-separated columns");
-      continue;
+      return;
     }
     Row r;
     r.expected = text.substr(0, t1);
@@ -94,21 +103,13 @@ inline std::vector<Row> read_eval(const std::string& path, std::vector<std::stri
     r.line = text.substr(t2 + 1);
     r.number = n;
     rows.push_back(std::move(r));
-  }
+  });
   return rows;
 }
 
 inline std::vector<Row> read_negative(const std::string& path, std::vector<std::string>& problems) {
   std::vector<Row> rows;
-  std::ifstream in(path);
-  if (!in) problems.push_back(path + ": cannot read");
-  std::string text;
-  int n = 0;
-  while (std::getline(in, text)) {
-    ++n;
-    if (text.empty() || text[0] == '#') continue;
-    rows.push_back({"-", {}, text, n});
-  }
+  for_each_data_line(path, problems, [&](const std::string& text, int n) { rows.push_back({"-", {}, text, n}); });
   return rows;
 }
 
