@@ -3,5 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build}
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo} -DTUNNELDOC_WERROR=ON "$@" >/dev/null
+launcher=()
+# ccache, when installed, makes rebuilds in several checkouts cheap; CI does not need it.
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+cmake -S . -B "$build" -G Ninja "${launcher[@]}" -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo} -DTUNNELDOC_WERROR=ON "$@" >/dev/null
 cmake --build "$build" -j "$(nproc)"
