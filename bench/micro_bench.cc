@@ -3,34 +3,35 @@
 // example of the knowledge base; keyless set), RE2 captures, rendering, and
 // knowledge-base load. Whole-process figures: bench/run.sh.
 #include <benchmark/benchmark.h>
+#include <re2/re2.h>
 
 #include <cstdlib>
 #include <string>
 #include <vector>
 
-#include <re2/re2.h>
-
 #include "tunneldoc/knowledge_base.h"
 #include "tunneldoc/matcher.h"
 #include "tunneldoc/parse.h"
+#include "tunneldoc/pipeline.h"
 #include "tunneldoc/render.h"
 
 namespace {
 using namespace tunneldoc;
 
 const char* kTraffic =
-    "<166>Nov 26 2026 10:00:01 hq-asa : %ASA-6-302013: Built inbound TCP connection 123456 for outside:203.0.113.9/51234 "
+    "<166>Nov 26 2026 10:00:01 hq-asa : %ASA-6-302013: Built inbound TCP connection 123456 for "
+    "outside:203.0.113.9/51234 "
     "(203.0.113.9/51234) to inside:10.1.1.5/443 (10.1.1.5/443)";
 const char* kVpn =
-    "<164>Nov 26 2026 10:00:01 hq-asa : %ASA-4-402119: IPSEC: Received an ESP packet (SPI= 0xB6E47E4C, sequence number= "
+    "<164>Nov 26 2026 10:00:01 hq-asa : %ASA-4-402119: IPSEC: Received an ESP packet (SPI= 0xB6E47E4C, sequence "
+    "number= "
     "0x1D) from 203.0.113.9 (user= 203.0.113.9) to 198.51.100.1 that failed anti-replay checking.";
 
 std::shared_ptr<const KnowledgeBase> kb() {
   // $TUNNELDOC_SIGNATURES pins a copy of the knowledge base (it changes while
   // people work); the source tree's by default.
-  static auto loaded = load_knowledge_base(std::getenv("TUNNELDOC_SIGNATURES") != nullptr
-                                               ? std::getenv("TUNNELDOC_SIGNATURES")
-                                               : TUNNELDOC_SIGNATURE_DIR);
+  static auto loaded = load_knowledge_base(
+      std::getenv("TUNNELDOC_SIGNATURES") != nullptr ? std::getenv("TUNNELDOC_SIGNATURES") : TUNNELDOC_SIGNATURE_DIR);
   if (!loaded.ok()) {
     for (const auto& p : loaded.problems) std::fprintf(stderr, "%s\n", p.to_string().c_str());
     std::abort();
@@ -59,17 +60,24 @@ void BM_MatchExtract(benchmark::State& state) {
 }
 BENCHMARK(BM_MatchExtract);
 
+// The line record of `line` as the correlator hands it on; null when not recognised.
+OutputPtr line_record(const std::string& line, std::uint64_t number) {
+  static Recognizer recognizer(std::make_shared<const Matcher>(kb()), 2026);
+  Origin origin;
+  origin.source = "file:asa.log";
+  origin.line = number;
+  Event event;
+  if (recognizer.recognize(line, origin, false, 1795685411004, event) == nullptr) return nullptr;
+  return line_output(kb(), std::make_shared<const Event>(std::move(event)));
+}
+
 void BM_Render(benchmark::State& state) {
-  const Matcher m(kb());
-  JsonRenderer renderer(kb(), {2026, std::chrono::system_clock::now});
-  const LogRecord r = parse_line(kVpn);
-  Fields f;
-  const Signature* sig = m.match(r, f);
-  const Evidence ev{r.line, "file:asa.log:1"};
+  JsonRenderer renderer;
+  const OutputPtr o = line_record(kVpn, 1);
   std::string out;
   for (auto _ : state) {
     out.clear();
-    renderer.render(line_diagnosis(r, *sig, f, ev), out);
+    renderer.render(*o, out);
     benchmark::DoNotOptimize(out.data());
   }
 }
@@ -145,28 +153,18 @@ BENCHMARK(BM_Re2Captures)->Arg(0)->Arg(1);
 
 // Every diagnosis an example yields, rendered.
 void BM_RenderAllExamples(benchmark::State& state) {
-  const Matcher m(kb());
-  JsonRenderer renderer(kb(), {2026, std::chrono::system_clock::now});
-  struct Item {
-    LogRecord r;
-    Fields f;
-    const Signature* sig;
-  };
-  std::vector<Item> items;
+  JsonRenderer renderer;
+  std::vector<OutputPtr> items;
   for (const Signature& s : kb()->signatures()) {
     for (const Example& e : s.examples) {
-      Item it{parse_line(e.line), {}, nullptr};
-      it.sig = m.match(it.r, it.f);
-      if (it.sig != nullptr) items.push_back(std::move(it));
+      if (OutputPtr o = line_record(e.line, 123456); o && s.role == Role::diagnosis) items.push_back(std::move(o));
     }
   }
-  std::string out;
   std::size_t i = 0, bytes = 0;
+  std::string out;
   for (auto _ : state) {
     out.clear();
-    const Item& it = items[i];
-    const Evidence ev{it.r.line, "file:asa.log:123456"};
-    renderer.render(line_diagnosis(it.r, *it.sig, it.f, ev), out);
+    renderer.render(*items[i], out);
     bytes += out.size();
     if (++i == items.size()) i = 0;
   }

@@ -1,7 +1,6 @@
 // main.cc — the command line. Parses arguments with CLI11 and hands over to
 // the subcommand functions in commands.h; nothing else lives here.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "tunneldoc/commands.h"
@@ -29,11 +28,17 @@ int main(int argc, char** argv) {
   scan_cmd->add_option("--threads", scan.threads, "Worker threads (0: one per core); same output for any number")
       ->capture_default_str()
       ->check(CLI::Range(0, 256));
+  std::string scan_stream = "lines";
+  scan_cmd->add_option("--stream", scan_stream, "Records: lines (each diagnosis, plus correlated), incidents or all")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"lines", "incidents", "all"}));
+  scan_cmd->add_flag("--incidents", scan.incidents, "Print only the incidents, each in its final state at the end");
 
   tunneldoc::ExplainOptions explain;
   explain.signatures = default_dir;
   auto* explain_cmd = app.add_subcommand("explain", "Explain a section slug, signature id, message id or log line");
-  explain_cmd->add_option("query", explain.query, "Slug, signature id, message id (713904, CRYPTO-IKMP_NO_SA) or a log line")
+  explain_cmd
+      ->add_option("query", explain.query, "Slug, signature id, message id (713904, CRYPTO-IKMP_NO_SA) or a log line")
       ->required();
   explain_cmd->add_option("--signatures", explain.signatures, "Knowledge-base directory")->capture_default_str();
   explain_cmd->add_flag("--json", explain.json, "Machine-readable output");
@@ -61,6 +66,9 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--signatures", serve.signatures, "Knowledge-base directory");
   serve_cmd->add_option("--file", serve.files, "Also follow this file (repeatable)");
   serve_cmd->add_option("--state-file", serve.state_file, "Where followed files' positions are kept");
+  serve_cmd->add_option("--state-dir", serve.state_dir, "Directory for state kept across restarts (open incidents)");
+  serve_cmd->add_option("--stream", serve.stream, "Records on the output: incidents (default), lines or all")
+      ->check(CLI::IsMember({"lines", "incidents", "all"}));
   serve_cmd->add_option("--log-level", serve.log_level, "trace, debug, info, warn, error, critical or off");
   serve_cmd->add_option("--ready-file", serve.ready_file, "Write the bound addresses (JSON) here once serving");
   serve_cmd->add_flag("--check-config", serve.check_only, "Check the configuration and knowledge base, then exit");
@@ -73,6 +81,10 @@ int main(int argc, char** argv) {
   tail_cmd->add_option("--state-file", tail.state_file, "Keep positions here so a restart neither skips nor repeats");
   tail_cmd->add_option("--signatures", tail.signatures, "Knowledge-base directory")->capture_default_str();
   tail_cmd->add_option("--output", tail.output, "JSON lines to FILE, or - for stdout")->capture_default_str();
+  tail_cmd->add_option("--stream", tail.stream, "Records: lines (each diagnosis, plus correlated), incidents or all")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"lines", "incidents", "all"}));
+  tail_cmd->add_option("--state-dir", tail.state_dir, "Directory for state kept across restarts (open incidents)");
   tail_cmd->add_option("--poll-interval", tail.poll_interval_ms, "Milliseconds between checks")
       ->capture_default_str()
       ->check(CLI::Range(10, 60000));
@@ -82,7 +94,10 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
-  if (*scan_cmd) return tunneldoc::run_scan(scan, std::cout, std::cerr);
+  if (*scan_cmd) {
+    tunneldoc::parse_stream(scan_stream, scan.stream);
+    return tunneldoc::run_scan(scan, std::cout, std::cerr);
+  }
   if (*explain_cmd) return tunneldoc::run_explain(explain, std::cout, std::cerr);
   if (*check_cmd) return tunneldoc::run_check(check, std::cout, std::cerr);
   if (*serve_cmd) return tunneldoc::run_serve(serve);

@@ -1,11 +1,13 @@
 // explain_command.cc — `tunneldoc explain`: what the knowledge base says about a
 // section slug, a signature id, a message id, or a pasted log line.
+#include <chrono>
 #include <ostream>
 
 #include "tunneldoc/commands.h"
 #include "tunneldoc/knowledge_base.h"
 #include "tunneldoc/matcher.h"
 #include "tunneldoc/parse.h"
+#include "tunneldoc/pipeline.h"
 #include "tunneldoc/render.h"
 
 namespace tunneldoc {
@@ -55,6 +57,46 @@ void print_signature(std::ostream& out, const Signature& sig, const KnowledgeBas
   }
 }
 
+void print_ids(std::ostream& out, const char* what, const std::vector<std::string>& ids) {
+  if (ids.empty()) return;
+  out << what << ':';
+  for (const auto& id : ids) out << ' ' << id;
+  out << '\n';
+}
+
+void print_rule(std::ostream& out, const Rule& r, const KnowledgeBase& kb) {
+  out << r.id << ": correlation rule (" << to_string(r.type) << ")";
+  if (!r.title.empty()) out << ": " << r.title;
+  out << '\n';
+  for (std::size_t i = 0; i < r.steps.size(); ++i) {
+    out << "Step " << i + 1 << ':';
+    for (const auto& id : r.steps[i]) out << ' ' << id;
+    out << '\n';
+  }
+  print_ids(out, "Counts", r.match);
+  print_ids(out, r.type == RuleType::join ? "First line" : "Block starts with", r.start);
+  print_ids(out, r.type == RuleType::join ? "Joined to" : "Block lines", r.members);
+  print_ids(out, "Carries", r.carry);
+  print_ids(out, "Repeats of", r.duplicate);
+  for (const auto& c : r.when) out << "When: " << c.field << ' ' << c.op << ' ' << c.value << '\n';
+  if (r.count != 0) out << "Count: " << r.count << '\n';
+  if (r.window_seconds > 0) out << "Window: " << r.window_seconds << " s\n";
+  if (r.interval_seconds > 0)
+    out << "Interval: " << r.interval_seconds << " s, tolerance " << r.tolerance_seconds << " s\n";
+  if (r.lines != 0) out << "Lines: " << r.lines << '\n';
+  if (r.title.empty()) {
+    out << "\nIt adds what it joins to the line records of its members; it has no diagnosis of its own.\n";
+    return;
+  }
+  out << "Confidence: " << to_string(r.confidence) << "\n\n" << r.diagnosis << '\n';
+  for (const auto& slug : r.sections) {
+    if (const Section* s = kb.find_section(slug)) {
+      out << "\n--- ";
+      print_section(out, *s);
+    }
+  }
+}
+
 // "%ASA-5-713904", "ASA-5-713904", "713904", "%CRYPTO-4-IKMP_NO_SA", "CRYPTO-IKMP_NO_SA"
 std::string key_of(std::string_view q) {
   if (!q.empty() && q.front() == '%') q.remove_prefix(1);
@@ -74,7 +116,7 @@ bool looks_like_key(std::string_view q) {
 }  // namespace
 
 int run_explain(const ExplainOptions& options, std::ostream& out, std::ostream& err) {
-  LoadResult loaded = load_knowledge_base(options.signatures);
+  LoadResult loaded = load_checked_knowledge_base(options.signatures);
   if (!loaded.ok()) {
     err << "tunneldoc: the knowledge base in " << options.signatures.string() << " does not load:\n";
     for (const auto& p : loaded.problems) err << "  " << p.to_string() << '\n';
@@ -102,6 +144,16 @@ int run_explain(const ExplainOptions& options, std::ostream& out, std::ostream& 
     }
     return 0;
   }
+  if (const Rule* rule = kb.find_rule(q)) {
+    if (options.json) {
+      nlohmann::ordered_json j = rule_json(*rule, kb);
+      j["type"] = std::string(to_string(rule->type));
+      as_json(j);
+    } else {
+      print_rule(out, *rule, kb);
+    }
+    return 0;
+  }
   // A message id or key ("713904", "%ASA-5-713904:", "IKE/0xE3000056") has no
   // space once trailing ':' and spaces are gone; anything longer is a pasted line,
   // even when it starts with '%', so that it gets the one signature that matches.
@@ -122,21 +174,25 @@ int run_explain(const ExplainOptions& options, std::ostream& out, std::ostream& 
     }
   }
   // A pasted log line.
-  const Matcher matcher(loaded.kb);
+  Recognizer recognizer(std::make_shared<const Matcher>(loaded.kb));
   const LogRecord r = parse_line(q);
-  Fields fields;
-  if (const Signature* sig = matcher.match(r, fields)) {
+  Event event;
+  Origin origin;
+  origin.source = "argument";
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  if (const Signature* sig = recognizer.recognize(q, origin, false, now, event)) {
     if (options.json) {
-      JsonRenderer renderer(loaded.kb);
-      const Evidence evidence{r.line, "argument"};
+      JsonRenderer renderer;
       std::string line;
-      renderer.render(line_diagnosis(r, *sig, fields, evidence), line);
+      renderer.render(*line_output(loaded.kb, std::make_shared<const Event>(std::move(event))), line);
       as_json(nlohmann::ordered_json::parse(line));
     } else {
       out << "Diagnosis for: " << r.line << "\n\n";
-      if (!fields.empty()) {
+      if (event.field_count() != 0) {
         out << "Fields:";
-        for (const auto& [k, v] : fields) out << ' ' << k << '=' << v;
+        event.for_each_field([&](std::string_view k, std::string_view v) { out << ' ' << k << '=' << v; });
         out << "\n\n";
       }
       print_signature(out, *sig, kb);

@@ -1,13 +1,17 @@
-// scan_command.cc — `tunneldoc scan`: files or stdin through parse, match and
-// render, one JSON line per diagnosed input line, in input order.
+// scan_command.cc — `tunneldoc scan`: files or stdin through the shared
+// processing path (parse → match → Event → correlate → route), with the
+// records on standard output through a sink, in input order.
 //
-// One thread: a LineReader feeds the lines to the calling thread. With
-// --threads N, the calling thread reads the input in large chunks cut on line
-// boundaries (ChunkReader), N workers diagnose chunks in parallel, each with
-// its own Fields and JsonRenderer, and the calling thread writes their output
-// in input order. Both paths cut over-long lines and number lines the same
-// way, so the output bytes are the same.
+// One thread: a LineReader feeds the lines to the calling thread, which
+// recognises them and hands each Event to the correlator. With --threads N,
+// the calling thread reads the input in large chunks cut on line boundaries
+// (ChunkReader), N workers recognise chunks in parallel (each with its own
+// Recognizer), and the calling thread correlates their Events in input order.
+// Both paths cut over-long lines and number lines the same way, so the output
+// is the same. The correlator runs on the events' own time: incidents
+// open, update and resolve as the log's clock says.
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,92 +25,132 @@
 #include <mutex>
 #include <ostream>
 #include <thread>
-
-#include <fmt/format.h>
+#include <unordered_map>
 
 #include "tunneldoc/commands.h"
+#include "tunneldoc/correlator.h"
 #include "tunneldoc/knowledge_base.h"
 #include "tunneldoc/line_reader.h"
 #include "tunneldoc/matcher.h"
-#include "tunneldoc/parse.h"
+#include "tunneldoc/pipeline.h"
 #include "tunneldoc/render.h"
+#include "tunneldoc/route.h"
+#include "tunneldoc/sink.h"
 
 namespace tunneldoc {
 namespace {
 
 struct ScanStats {
-  std::uint64_t lines = 0, diagnosed = 0, unknown_keys = 0, keyless = 0, truncated = 0, bytes = 0;
+  LineStats lines;
+  std::uint64_t bytes = 0;
   int failed_inputs = 0;
-
-  void add(const ScanStats& o) {
-    lines += o.lines;
-    diagnosed += o.diagnosed;
-    unknown_keys += o.unknown_keys;
-    keyless += o.keyless;
-    truncated += o.truncated;
-    bytes += o.bytes;
-  }
 };
 
-constexpr std::size_t kFlushBytes = 1 << 20;
 constexpr std::size_t kChunkBytes = 1 << 20;
+constexpr std::size_t kPublishBatch = 512;
 
-// Parse, match and render of one line; one per thread.
-class LineProcessor {
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Standard output (or a test's stream) as a sink transport. Only the sink's
+// thread writes; scan never cancels a write.
+class OstreamTransport final : public SinkTransport {
  public:
-  LineProcessor(const Matcher& matcher, const std::shared_ptr<const KnowledgeBase>& kb, const ScanOptions& options)
-      : matcher_(matcher), renderer_(kb, RenderOptions{options.year, std::chrono::system_clock::now}) {
-    popts_.max_line_bytes = options.max_line;
-    // Lines whose key no signature uses are counted and dropped: skip their header.
-    popts_.wanted = [](const void* m, const LogRecord& r) { return static_cast<const Matcher*>(m)->knows_key(r); };
-    popts_.wanted_context = &matcher_;
+  explicit OstreamTransport(std::ostream& out) : out_(out) {}
+  bool write(std::string_view bytes, std::string& error) override {
+    errno = 0;
+    out_.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (out_.good()) return true;
+    error = errno != 0 ? std::strerror(errno) : "the output stream failed";
+    return false;
   }
-
-  // `source_prefix` is "file:PATH" or "stdin"; `number` the 1-based line number.
-  void process(std::string_view line, bool truncated, std::uint64_t number, std::string_view source_prefix,
-               std::string& out, ScanStats& stats) {
-    ++stats.lines;
-    LogRecord record = parse_line(line, popts_);
-    record.truncated = record.truncated || truncated;
-    stats.truncated += record.truncated;
-    const Signature* sig = matcher_.match(record, fields_);
-    if (sig == nullptr) {
-      if (!record.has_key()) {
-        ++stats.keyless;
-      } else if (!matcher_.knows_key(record)) {
-        ++stats.unknown_keys;
-      }
-      return;
-    }
-    ++stats.diagnosed;
-    // "PREFIX:LINE" with to_chars: fmt::format_to cost a tenth of the rendering.
-    source_.assign(source_prefix);
-    source_ += ':';
-    char digits[24];
-    const auto res = std::to_chars(digits, digits + sizeof digits, number);
-    source_.append(digits, res.ptr);
-    const Evidence evidence{record.line, source_};
-    renderer_.render(line_diagnosis(record, *sig, fields_, evidence), out);
+  void cancel() override {}
+  bool reopen(std::string&) override { return true; }
+  void flush(std::string& error) {
+    errno = 0;
+    out_.flush();
+    if (!out_.good() && error.empty()) error = errno != 0 ? std::strerror(errno) : "the output stream failed";
   }
 
  private:
-  const Matcher& matcher_;
-  JsonRenderer renderer_;
-  ParseOptions popts_;
-  Fields fields_;
-  std::string source_;
+  std::ostream& out_;
 };
 
-void scan_fd(int fd, std::string_view source_prefix, const ScanOptions& options, LineProcessor& proc,
-             std::string& outbuf, std::ostream& out, ScanStats& stats, std::string& error) {
+// The ordered half: correlate the events in input order and route the
+// records to the output sink; with --incidents, keep only each incident's
+// latest record and write them at the end.
+class Ordered {
+ public:
+  Ordered(const std::shared_ptr<const KnowledgeBase>& kb, Router& router, MetricsRegistry& metrics, bool final_only)
+      : correlator_(kb, options(), metrics), router_(router), final_only_(final_only) {}
+
+  void take(Event&& e) {
+    correlator_.process(std::move(e), outputs_);
+    if (outputs_.size() >= kPublishBatch) publish();
+  }
+
+  void finish() {
+    publish();
+    if (!final_only_) return;
+    std::vector<OutputPtr> last;
+    for (const std::string& id : order_) last.push_back(latest_[id]);
+    router_.publish(last);
+  }
+
+  std::uint64_t correlated() const { return correlated_; }
+  std::uint64_t incidents() const { return incidents_; }
+
+ private:
+  static CorrelatorOptions options() {
+    CorrelatorOptions o;
+    o.event_time = true;
+    return o;
+  }
+  void publish() {
+    for (const OutputPtr& o : outputs_) {
+      correlated_ += o->kind == OutputKind::correlated;
+      if (o->kind != OutputKind::incident) continue;
+      auto [it, inserted] = latest_.try_emplace(o->incident->id, o);
+      if (inserted) {
+        order_.push_back(o->incident->id);
+        ++incidents_;
+      } else {
+        it->second = o;
+      }
+    }
+    if (!final_only_) router_.publish(outputs_);
+    outputs_.clear();
+  }
+
+  Correlator correlator_;
+  Router& router_;
+  bool final_only_;
+  std::vector<OutputPtr> outputs_;
+  std::unordered_map<std::string, OutputPtr> latest_;
+  std::vector<std::string> order_;
+  std::uint64_t correlated_ = 0, incidents_ = 0;
+};
+
+void scan_fd(int fd, const std::string& source, const ScanOptions& options, Recognizer& recognizer, Ordered& ordered,
+             const Sink& sink, ScanStats& stats, std::string& error) {
   LineReader reader(fd, options.max_line);
   std::string_view line;
   bool truncated = false;
+  Event event;
+  std::int64_t now = wall_ms();
+  Origin origin;
+  origin.source = source;
   while (reader.next(line, truncated)) {
-    proc.process(line, truncated, reader.line_number(), source_prefix, outbuf, stats);
-    if (outbuf.size() >= kFlushBytes) {
-      out.write(outbuf.data(), static_cast<std::streamsize>(outbuf.size()));
-      outbuf.clear();
+    origin.line = reader.line_number();
+    if ((origin.line & 4095) == 0) {
+      now = wall_ms();
+      if (!sink.healthy()) break;  // the output failed: stop reading
+    }
+    if (recognizer.recognize(line, origin, truncated, now, event, &stats.lines)) {
+      ordered.take(std::move(event));
+      event = Event();
     }
   }
   stats.bytes += reader.bytes_read();
@@ -141,8 +185,8 @@ class ChunkBuffer {
 struct Chunk {
   ChunkBuffer data;              // whole lines; only the last may lack its LF
   std::uint64_t first_line = 0;  // number of the line before the first one
-  std::string out;
-  ScanStats stats;
+  std::vector<Event> events;     // recognised, in line order
+  LineStats stats;
   bool done = false;
 };
 
@@ -233,14 +277,16 @@ class ChunkReader {
   std::string error_;
 };
 
-// N workers diagnose chunks; the caller reads and writes in input order.
+// N workers recognise chunks; the caller reads and correlates in input order.
 class ChunkPipeline {
  public:
-  ChunkPipeline(int threads, const Matcher& matcher, const std::shared_ptr<const KnowledgeBase>& kb,
-                const ScanOptions& options)
+  ChunkPipeline(int threads, const std::shared_ptr<const Matcher>& matcher, const ScanOptions& options)
       : options_(options), slots_(static_cast<std::size_t>(threads) * 2 + 1) {
     for (int i = 0; i < threads; ++i) {
-      workers_.emplace_back([this, &matcher, kb] { work(LineProcessor(matcher, kb, options_)); });
+      workers_.emplace_back([this, matcher] {
+        Recognizer recognizer(matcher, options_.year);
+        work(recognizer);
+      });
     }
     for (std::size_t i = 0; i < slots_; ++i) free_.push_back(std::make_unique<Chunk>());
   }
@@ -253,18 +299,19 @@ class ChunkPipeline {
     for (auto& t : workers_) t.join();
   }
 
-  void scan(int fd, std::string_view source_prefix, std::ostream& out, ScanStats& stats, std::string& error) {
-    source_prefix_ = source_prefix;
+  void scan(int fd, std::string_view source, Ordered& ordered, const Sink& sink, ScanStats& stats, std::string& error) {
+    source_ = source;
     ChunkReader reader(fd, options_.max_line);
     std::deque<std::unique_ptr<Chunk>> inflight;
     bool more = true;
     for (;;) {
+      if (more && !sink.healthy()) more = false;  // the output failed: stop reading
       if (more && !free_.empty()) {
         std::unique_ptr<Chunk> c = std::move(free_.back());
         free_.pop_back();
         if (reader.next(*c)) {
-          c->out.clear();
-          c->stats = ScanStats{};
+          c->events.clear();
+          c->stats = LineStats{};
           c->done = false;
           {
             std::lock_guard lock(mu_);
@@ -283,8 +330,8 @@ class ChunkPipeline {
         done_cv_.wait(lock, [&] { return inflight.front()->done; });
       }
       Chunk& c = *inflight.front();
-      out.write(c.out.data(), static_cast<std::streamsize>(c.out.size()));
-      stats.add(c.stats);
+      for (Event& e : c.events) ordered.take(std::move(e));
+      stats.lines.add(c.stats);
       free_.push_back(std::move(inflight.front()));
       inflight.pop_front();
     }
@@ -293,7 +340,7 @@ class ChunkPipeline {
   }
 
  private:
-  void work(LineProcessor proc) {
+  void work(Recognizer& recognizer) {
     for (;;) {
       Chunk* c = nullptr;
       {
@@ -303,7 +350,7 @@ class ChunkPipeline {
         c = todo_.front();
         todo_.pop_front();
       }
-      process(*c, proc);
+      process(*c, recognizer);
       {
         std::lock_guard lock(mu_);
         c->done = true;
@@ -312,7 +359,11 @@ class ChunkPipeline {
     }
   }
 
-  void process(Chunk& c, LineProcessor& proc) {
+  void process(Chunk& c, Recognizer& recognizer) {
+    const std::int64_t now = wall_ms();
+    Origin origin;
+    origin.source = source_;
+    Event event;
     const char* p = c.data.data();
     const char* const end = p + c.data.size();
     std::uint64_t number = c.first_line;
@@ -325,14 +376,15 @@ class ChunkPipeline {
         line = line.substr(0, options_.max_line);
         truncated = true;
       }
-      proc.process(line, truncated, ++number, source_prefix_, c.out, c.stats);
+      origin.line = ++number;
+      if (recognizer.recognize(line, origin, truncated, now, event, &c.stats)) c.events.push_back(std::move(event));
       p = e + 1;
     }
   }
 
   const ScanOptions& options_;
   std::size_t slots_;
-  std::string_view source_prefix_;
+  std::string_view source_;
   std::vector<std::thread> workers_;
   std::vector<std::unique_ptr<Chunk>> free_;
   std::mutex mu_;
@@ -345,31 +397,42 @@ class ChunkPipeline {
 
 int run_scan(const ScanOptions& options, std::ostream& out, std::ostream& err) {
   const auto start = std::chrono::steady_clock::now();
-  LoadResult loaded = load_knowledge_base(options.signatures);
+  LoadResult loaded = load_checked_knowledge_base(options.signatures);
   if (!loaded.ok()) {
     err << "tunneldoc: the knowledge base in " << options.signatures.string() << " does not load:\n";
     for (const auto& p : loaded.problems) err << "  " << p.to_string() << '\n';
     return 2;
   }
-  const Matcher matcher(loaded.kb);
+  MetricsRegistry metrics;
+  SinkOptions sink_options;
+  sink_options.name = "stdout";
+  sink_options.stream = options.incidents ? Stream::incidents : options.stream;
+  sink_options.when_full = SinkOptions::WhenFull::block;  // a scan loses nothing
+  auto transport = std::make_unique<OstreamTransport>(out);
+  OstreamTransport& stdout_transport = *transport;
+  Sink sink(sink_options, make_json_encoder(), std::move(transport), metrics);
+  sink.start();
+  Router router({&sink});
+  Ordered ordered(loaded.kb, router, metrics, options.incidents);
+
+  const auto matcher = std::make_shared<const Matcher>(loaded.kb);
   int threads = options.threads;
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  std::unique_ptr<LineProcessor> single;
+  std::unique_ptr<Recognizer> single;
   std::unique_ptr<ChunkPipeline> pipeline;
   if (threads == 1) {
-    single = std::make_unique<LineProcessor>(matcher, loaded.kb, options);
+    single = std::make_unique<Recognizer>(matcher, options.year);
   } else {
-    pipeline = std::make_unique<ChunkPipeline>(threads, matcher, loaded.kb, options);
+    pipeline = std::make_unique<ChunkPipeline>(threads, matcher, options);
   }
-  std::string outbuf;
-  if (single) outbuf.reserve(kFlushBytes + 64 * 1024);
   ScanStats stats;
   std::vector<std::string> files = options.files;
   if (files.empty()) files.emplace_back("-");
   for (const std::string& file : files) {
+    if (!sink.healthy()) break;
     std::string error;
     int fd = STDIN_FILENO;
-    std::string prefix = "stdin";
+    std::string source = "stdin";
     if (file != "-") {
       fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0) {
@@ -377,30 +440,38 @@ int run_scan(const ScanOptions& options, std::ostream& out, std::ostream& err) {
         ++stats.failed_inputs;
         continue;
       }
-      prefix = "file:" + file;
+      source = "file:" + file;
     }
     if (single) {
-      scan_fd(fd, prefix, options, *single, outbuf, out, stats, error);
+      scan_fd(fd, source, options, *single, ordered, sink, stats, error);
     } else {
-      pipeline->scan(fd, prefix, out, stats, error);
+      pipeline->scan(fd, source, ordered, sink, stats, error);
     }
     if (fd != STDIN_FILENO) ::close(fd);
     if (!error.empty()) {
-      err << "tunneldoc: cannot read " << (file == "-" ? std::string("standard input") : file) << ": " << error
-          << '\n';
+      err << "tunneldoc: cannot read " << (file == "-" ? std::string("standard input") : file) << ": " << error << '\n';
       ++stats.failed_inputs;
     }
   }
   pipeline.reset();
-  out.write(outbuf.data(), static_cast<std::streamsize>(outbuf.size()));
-  out.flush();
+  ordered.finish();
+  sink.stop(Deadline::max());
+  std::string write_error = sink.healthy() ? std::string() : sink.last_error();
+  stdout_transport.flush(write_error);
   if (options.stats) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const LineStats& l = stats.lines;
     err << fmt::format(
-        "lines read: {}\ndiagnosed: {}\nunknown keys: {}\nkeyless, undiagnosed: {}\ntruncated: {}\n"
-        "inputs failed: {}\nbytes: {}\nseconds: {:.3f}\nlines/s: {:.0f}\n",
-        stats.lines, stats.diagnosed, stats.unknown_keys, stats.keyless, stats.truncated, stats.failed_inputs,
-        stats.bytes, secs, secs > 0 ? static_cast<double>(stats.lines) / secs : 0.0);
+        "lines read: {}\ndiagnosed: {}\nrecognised, not diagnoses (clearing, observed): {}\nunknown keys: {}\n"
+        "keyless, undiagnosed: {}\ntruncated: {}\ncorrelated records: {}\nincidents: {}\ninputs failed: {}\n"
+        "bytes: {}\nseconds: {:.3f}\nlines/s: {:.0f}\n",
+        l.lines, l.diagnosed, l.recognised - l.diagnosed, l.unknown_keys, l.keyless, l.truncated, ordered.correlated(),
+        ordered.incidents(), stats.failed_inputs, stats.bytes, secs,
+        secs > 0 ? static_cast<double>(l.lines) / secs : 0.0);
+  }
+  if (!write_error.empty()) {
+    err << "tunneldoc: cannot write the output: " << write_error << '\n';
+    return 1;
   }
   return stats.failed_inputs > 0 ? 1 : 0;
 }

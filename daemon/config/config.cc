@@ -231,7 +231,7 @@ ConfigResult load_config(const std::filesystem::path& path) {
   try {
     r.only(root,
            {"signatures", "log_level", "threads", "year", "listeners", "files", "state_file", "poll_interval", "output",
-            "metrics", "shutdown_timeout"},
+            "metrics", "shutdown_timeout", "state_dir", "stream", "queue_size", "incidents"},
            "the configuration");
     std::string s;
     r.get(root, "signatures", s);
@@ -250,6 +250,23 @@ ConfigResult load_config(const std::filesystem::path& path) {
     s.clear();
     r.get(root, "state_file", s);
     c.state_file = s;
+    s.clear();
+    r.get(root, "state_dir", s);
+    c.state_dir = s;
+    r.get(root, "stream", c.stream);
+    if (c.stream != "incidents" && c.stream != "lines" && c.stream != "all")
+      r.error(root["stream"], "\"stream\" must be incidents, lines or all");
+    r.integer(root, "queue_size", 16, 10'000'000, c.queue_size);
+    if (const YAML::Node inc = root["incidents"]; inc.IsDefined() && !inc.IsNull()) {
+      if (!inc.IsMap()) {
+        r.error(inc, "\"incidents\" must be a map (update_interval, quiet_timeout, max_tracked)");
+      } else {
+        r.only(inc, {"update_interval", "quiet_timeout", "max_tracked"}, "incidents");
+        r.integer(inc, "update_interval", 1, 86400, c.update_interval_seconds);
+        r.integer(inc, "quiet_timeout", 1, 86400 * 30, c.quiet_timeout_seconds);
+        r.integer(inc, "max_tracked", 16, 100'000'000, c.max_tracked);
+      }
+    }
 
     const YAML::Node listeners = root["listeners"];
     if (!listeners.IsDefined()) {

@@ -2,6 +2,8 @@
 //
 // Every problem is collected (never only the first) with its file and line;
 // yaml-cpp exceptions are caught here and turned into problems.
+#include "kb/loader.h"
+
 #include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
@@ -13,44 +15,10 @@
 #include <set>
 #include <sstream>
 
-#include "tunneldoc/knowledge_base.h"
 #include "tunneldoc/matcher.h"
 #include "tunneldoc/parse.h"
 
 namespace tunneldoc {
-
-class KnowledgeBaseLoader {
- public:
-  explicit KnowledgeBaseLoader(std::filesystem::path dir) : dir_(std::move(dir)) {}
-  LoadResult load();
-
- private:
-  void problem(const std::string& file, const YAML::Node& node, std::string message) {
-    const int line = node.IsDefined() && node.Mark().line >= 0 ? node.Mark().line + 1 : 0;
-    problems_.push_back({{file, line}, std::move(message)});
-  }
-  void problem(SourceLocation where, std::string message) {
-    problems_.push_back({std::move(where), std::move(message)});
-  }
-
-  void load_catalogue();
-  void load_file(const std::filesystem::path& path);
-  void load_section(const std::string& file, const YAML::Node& n);
-  void load_signature(const std::string& file, const YAML::Node& n);
-  void check_unknown_keys(const std::string& file, const YAML::Node& n, std::initializer_list<std::string_view> allowed,
-                          std::string_view what);
-  bool read_string(const std::string& file, const YAML::Node& n, const char* key, std::string& out, bool required);
-  bool read_string_list(const std::string& file, const YAML::Node& n, const char* key, std::vector<std::string>& out);
-  bool read_platforms(const std::string& file, const YAML::Node& n, PlatformCommands& out);
-  void cross_check();
-  void run_examples(const std::shared_ptr<const KnowledgeBase>& kb);
-
-  std::filesystem::path dir_;
-  std::vector<LoadProblem> problems_;
-  std::unique_ptr<KnowledgeBase> kb_ = std::make_unique<KnowledgeBase>();
-  std::set<std::string> catalogue_slugs_;
-  std::uint64_t hash_ = 1469598103934665603ULL;  // FNV-1a over every file read
-};
 
 namespace {
 
@@ -77,17 +45,17 @@ LoadResult failure(const std::filesystem::path& where, std::string message) {
   return r;
 }
 
-bool valid_id(std::string_view id) {
-  if (id.empty()) return false;
-  return std::all_of(id.begin(), id.end(),
-                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
-}
-
 bool known_platform(std::string_view p) {
   return std::find(std::begin(kPlatforms), std::end(kPlatforms), p) != std::end(kPlatforms);
 }
 
 }  // namespace
+
+bool valid_id(std::string_view id) {
+  if (id.empty()) return false;
+  return std::all_of(id.begin(), id.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+}
 
 std::string_view to_string(Confidence c) {
   switch (c) {
@@ -118,6 +86,34 @@ PlatformCommands Section::all_commands() const {
 const Section* KnowledgeBase::find_section(std::string_view slug) const {
   for (const Section& s : sections_)
     if (s.slug == slug) return &s;
+  return nullptr;
+}
+
+std::string_view to_string(Role r) {
+  switch (r) {
+    case Role::diagnosis:
+      return "diagnosis";
+    case Role::clear:
+      return "clear";
+    case Role::observe:
+      return "observe";
+  }
+  return "diagnosis";
+}
+
+std::string_view KnowledgeBase::incident_class(const Signature& s) {
+  if (!s.incident.empty()) return s.incident;
+  return s.sections.empty() ? std::string_view(s.id) : std::string_view(s.sections.front());
+}
+
+std::string_view KnowledgeBase::incident_class(const Rule& r) {
+  if (!r.incident.empty()) return r.incident;
+  return r.sections.empty() ? std::string_view(r.id) : std::string_view(r.sections.front());
+}
+
+const Rule* KnowledgeBase::find_rule(std::string_view id) const {
+  for (const Rule& r : rules_)
+    if (r.id == id) return &r;
   return nullptr;
 }
 
@@ -165,6 +161,21 @@ bool KnowledgeBaseLoader::read_string(const std::string& file, const YAML::Node&
     return false;
   }
   return true;
+}
+
+void KnowledgeBaseLoader::read_confidence(const std::string& file, const YAML::Node& n, Confidence& out,
+                                          bool required) {
+  std::string confidence;
+  if (!read_string(file, n, "confidence", confidence, required)) return;
+  if (confidence == "high") {
+    out = Confidence::high;
+  } else if (confidence == "medium") {
+    out = Confidence::medium;
+  } else if (confidence == "low") {
+    out = Confidence::low;
+  } else {
+    problem(file, n["confidence"], "confidence must be high, medium or low, not '" + confidence + "'");
+  }
 }
 
 bool KnowledgeBaseLoader::read_string_list(const std::string& file, const YAML::Node& n, const char* key,
@@ -304,7 +315,7 @@ void KnowledgeBaseLoader::load_signature(const std::string& file, const YAML::No
   }
   check_unknown_keys(file, n,
                      {"id", "keys", "keyless", "pattern", "priority", "title", "diagnosis", "confidence", "sections",
-                      "examples", "counter_examples"},
+                      "examples", "counter_examples", "role", "clears", "incident"},
                      "signature");
   Signature s;
   s.where = {file, n.Mark().line + 1};
@@ -333,22 +344,26 @@ void KnowledgeBaseLoader::load_signature(const std::string& file, const YAML::No
       problem(file, n["priority"], "'priority' must be an integer");
     }
   }
-  read_string(file, n, "title", s.title, true);
-  read_string(file, n, "diagnosis", s.diagnosis, true);
-  std::string confidence;
-  if (read_string(file, n, "confidence", confidence, true)) {
-    if (confidence == "high") {
-      s.confidence = Confidence::high;
-    } else if (confidence == "medium") {
-      s.confidence = Confidence::medium;
-    } else if (confidence == "low") {
-      s.confidence = Confidence::low;
-    } else {
-      problem(file, n["confidence"], "confidence must be high, medium or low, not '" + confidence + "'");
+  std::string role;
+  if (read_string(file, n, "role", role, false)) {
+    if (role == "clear") {
+      s.role = Role::clear;
+    } else if (role == "observe") {
+      s.role = Role::observe;
+    } else if (role != "diagnosis") {
+      problem(file, n["role"], "role must be diagnosis, clear or observe, not '" + role + "'");
     }
   }
+  const bool diagnoses = s.role == Role::diagnosis;
+  read_string_list(file, n, "clears", s.clears);
+  if (s.role == Role::clear && s.clears.empty()) problem(s.where, "clearing signature '" + s.id + "' clears nothing");
+  if (s.role != Role::clear && !s.clears.empty()) problem(s.where, "only a role: clear signature clears incidents");
+  read_string(file, n, "incident", s.incident, false);
+  read_string(file, n, "title", s.title, true);
+  read_string(file, n, "diagnosis", s.diagnosis, diagnoses);
+  read_confidence(file, n, s.confidence, diagnoses);
   read_string_list(file, n, "sections", s.sections);
-  if (s.sections.empty()) problem(s.where, "signature '" + s.id + "' points to no section");
+  if (s.sections.empty() && diagnoses) problem(s.where, "signature '" + s.id + "' points to no section");
   for (const auto& slug : s.sections) {
     if (!catalogue_slugs_.empty() && !catalogue_slugs_.count(slug)) {
       problem(file, n["sections"], "signature '" + s.id + "' points to unknown section '" + slug + "'");
@@ -435,7 +450,15 @@ void KnowledgeBaseLoader::load_file(const std::filesystem::path& path) {
     return;
   }
   try {
-    check_unknown_keys(file, root, {"sections", "signatures"}, "top-level");
+    check_unknown_keys(file, root, {"sections", "signatures", "rules", "incident_groups"}, "top-level");
+    load_incident_groups(file, root["incident_groups"]);
+    if (const YAML::Node rules = root["rules"]; rules.IsDefined() && !rules.IsNull()) {
+      if (!rules.IsSequence()) {
+        problem(file, rules, "'rules' must be a list");
+      } else {
+        for (const auto& item : rules) load_rule(file, item);
+      }
+    }
     for (const char* part : {"sections", "signatures"}) {
       const YAML::Node list = root[part];
       if (!list.IsDefined() || list.IsNull()) continue;
@@ -468,6 +491,7 @@ void KnowledgeBaseLoader::cross_check() {
       }
     }
   }
+  check_rules();
   for (const auto& c : kb_->catalogue_) {
     if (!seen.count(c.slug))
       problem({(dir_ / "catalogue.tsv").string(), 0}, "catalogue slug '" + c.slug + "' has no section entry");

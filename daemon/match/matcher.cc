@@ -57,7 +57,9 @@ Matcher::Matcher(std::shared_ptr<const KnowledgeBase> kb) : kb_(std::move(kb)) {
     by_key_.insert(by_key_.end(), group.begin(), group.end());
     r.end = static_cast<std::uint32_t>(by_key_.size());
     std::uint32_t n = 0;
-    if (parse_numeric(key, n)) {
+    if (key.size() > 1 && key.back() == '*') {
+      prefixes_.emplace_back(key.substr(0, key.size() - 1), r);
+    } else if (parse_numeric(key, n)) {
       numeric_[n] = r;
       if (n < kNumericLimit) numeric_bits_[n / 64] |= std::uint64_t{1} << (n % 64);
     } else {
@@ -109,12 +111,21 @@ const Signature* Matcher::match(const LogRecord& record, Fields& fields) const {
     range = &it->second;
   } else if (record.has_key()) {
     auto it = named_.find(record.key());
-    if (it == named_.end()) return nullptr;
-    range = &it->second;
+    if (it != named_.end()) range = &it->second;
+    if (range == nullptr && prefixes_.empty()) return nullptr;
   }
   if (range != nullptr) {
     for (std::uint32_t i = range->begin; i < range->end; ++i) {
       if (run(*by_key_[i], record.text, fields)) return by_key_[i];
+    }
+  }
+  if (record.has_key()) {
+    // Keys with a wildcard ("IKE/*"): what no exact key explained.
+    for (const auto& [prefix, r] : prefixes_) {
+      if (record.key().substr(0, prefix.size()) != prefix) continue;
+      for (std::uint32_t i = r.begin; i < r.end; ++i) {
+        if (run(*by_key_[i], record.text, fields)) return by_key_[i];
+      }
     }
     return nullptr;
   }
@@ -137,7 +148,11 @@ bool Matcher::knows_key(const LogRecord& record) const {
 bool Matcher::knows_key(std::string_view key) const {
   std::uint32_t n = 0;
   if (parse_numeric(key, n)) return numeric_.count(n) != 0;
-  return named_.find(key) != named_.end();
+  if (named_.find(key) != named_.end()) return true;
+  for (const auto& [prefix, r] : prefixes_) {
+    if (key.substr(0, prefix.size()) == prefix) return true;
+  }
+  return false;
 }
 
 }  // namespace tunneldoc

@@ -22,7 +22,7 @@ using asio::ip::tcp;
 struct Shared {
   std::string path;
   MetricsRegistry& registry;
-  std::function<bool()> healthy;
+  std::function<Health()> healthy;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -67,10 +67,10 @@ class Session : public std::enable_shared_from_this<Session> {
       res->set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
       res->body() = shared_->registry.render();
     } else if (path == "/healthz") {
-      const bool ok = shared_->healthy();
-      res->result(ok ? http::status::ok : http::status::service_unavailable);
-      res->set(http::field::content_type, "text/plain");
-      res->body() = ok ? "ok\n" : "stopping\n";
+      const Health h = shared_->healthy();
+      res->result(h.ok ? http::status::ok : http::status::service_unavailable);
+      res->set(http::field::content_type, "application/json");
+      res->body() = h.body;
     } else {
       res->result(http::status::not_found);
       res->set(http::field::content_type, "text/plain");
@@ -168,7 +168,7 @@ class BeastMetricsServer final : public MetricsServer {
 }  // namespace
 
 std::unique_ptr<MetricsServer> make_metrics_server(asio::io_context& io, const Endpoint& endpoint, std::string path,
-                                                   MetricsRegistry& registry, std::function<bool()> healthy,
+                                                   MetricsRegistry& registry, std::function<Health()> healthy,
                                                    std::string& error) {
   auto shared = std::make_shared<const Shared>(Shared{std::move(path), registry, std::move(healthy)});
   auto server = std::make_unique<BeastMetricsServer>(io, std::move(shared));

@@ -1,7 +1,8 @@
 // serve.cc — `tunneldoc serve` and `tunneldoc tail`: wiring and life cycle.
 //
-// Phases (rsyslog's): configuration → knowledge base → output → bind → run.
-// Signals arrive through an asio::signal_set on the I/O threads: SIGHUP
+// Phases (rsyslog's): configuration → knowledge base → state and outputs →
+// bind → run. Signals arrive through an asio::signal_set on the control
+// context, which the main thread runs (never the I/O threads): SIGHUP
 // reloads, SIGTERM/SIGINT start the shutdown.
 #include "tunneldoc/serve.h"
 
@@ -13,10 +14,12 @@
 #include <atomic>
 #include <boost/asio.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <utility>  // before Boost 1.74 Asio: awaitable.hpp needs std::exchange
@@ -27,7 +30,10 @@
 #include "tunneldoc/listener.h"
 #include "tunneldoc/metrics.h"
 #include "tunneldoc/metrics_server.h"
+#include "tunneldoc/output.h"
 #include "tunneldoc/pipeline.h"
+#include "tunneldoc/render.h"
+#include "tunneldoc/route.h"
 #include "tunneldoc/sink.h"
 
 namespace tunneldoc {
@@ -79,6 +85,15 @@ void apply_overrides(const ServeOptions& o, ServeConfig& c, std::vector<std::str
   if (o.signatures) c.signatures = *o.signatures;
   if (o.log_level) c.log_level = *o.log_level;
   if (o.state_file) c.state_file = *o.state_file;
+  if (o.state_dir) c.state_dir = *o.state_dir;
+  if (o.stream) {
+    Stream s;
+    if (parse_stream(*o.stream, s)) {
+      c.stream = *o.stream;
+    } else {
+      errors.push_back("--stream must be incidents, lines or all, not '" + *o.stream + "'");
+    }
+  }
   for (const std::string& f : o.files) c.files.push_back(FileSourceConfig{f, false});
   if (o.metrics) {
     if (*o.metrics == "off") {
@@ -122,20 +137,26 @@ class Server {
         kb_load_seconds_(
             metrics_.gauge("tunneldoc_kb_load_seconds", "Time the knowledge base in service took to load")),
         kb_signatures_(metrics_.gauge("tunneldoc_kb_signatures", "Signatures in the knowledge base in service")),
-        up_(metrics_.gauge("tunneldoc_up", "1 while serving")) {
+        up_(metrics_.gauge("tunneldoc_up", "1 while serving")),
+        tick_(control_) {
     last_reload_ok_.set(1);
   }
 
   int run();
 
  private:
+  bool open_state_dir(std::string& error);
+  bool open_sinks(std::string& error);
   bool bind(std::string& error);
   void write_ready_file();
-  void on_signal(int signo);
   void arm_signals();
+  void arm_tick();
   void reload();
   void shutdown();
+  void stop_everything();
+  void save_incidents();
   void note_kb(const KnowledgeBase& kb);
+  Health health() const;
 
   ServeOptions options_;
   ServeConfig config_;
@@ -149,19 +170,24 @@ class Server {
   Gauge& up_;
   Gauge* kb_info_ = nullptr;
 
-  std::unique_ptr<Sink> sink_;
+  std::vector<std::unique_ptr<Sink>> sinks_;
+  std::unique_ptr<Router> router_;
   std::unique_ptr<Pipeline> pipeline_;
+  std::filesystem::path incidents_file_;
+  // I/O threads run io_ (listeners); the main thread runs control_ (signals,
+  // timers, the metrics endpoint), so a busy or stuck I/O path never delays
+  // SIGTERM or /healthz.
   asio::io_context io_;
+  asio::io_context control_;
   std::unique_ptr<asio::signal_set> signals_;
+  asio::steady_timer tick_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unique_ptr<MetricsServer> http_;
   std::unique_ptr<Tailer> tailer_;
   std::atomic<bool> serving_{false};
-  std::atomic<bool> stopping_{false};
-  std::thread watchdog_;
-  std::mutex watchdog_mutex_;
-  std::condition_variable watchdog_cv_;
-  bool finished_ = false;  // guarded by watchdog_mutex_
+  bool stopping_ = false;  // control thread only
+  std::chrono::steady_clock::time_point stop_requested_;
+  int ticks_ = 0;
 };
 
 void Server::note_kb(const KnowledgeBase& kb) {
@@ -171,6 +197,52 @@ void Server::note_kb(const KnowledgeBase& kb) {
   kb_info_->set(1);
   kb_load_seconds_.set(kb.load_milliseconds() / 1000.0);
   kb_signatures_.set(static_cast<double>(kb.signatures().size()));
+}
+
+Health Server::health() const {
+  nlohmann::ordered_json j;
+  bool ok = serving_.load();
+  nlohmann::ordered_json sinks = nlohmann::ordered_json::array();
+  for (const auto& s : sinks_) {
+    const bool healthy = s->healthy();
+    ok = ok && healthy;
+    nlohmann::ordered_json one{{"name", s->name()}, {"healthy", healthy}, {"queued", s->queued()}};
+    if (!healthy) one["error"] = s->last_error();
+    sinks.push_back(std::move(one));
+  }
+  j["status"] = !serving_.load() ? "stopping" : ok ? "ok" : "failing";
+  j["sinks"] = std::move(sinks);
+  return {ok, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
+}
+
+bool Server::open_state_dir(std::string& error) {
+  if (config_.state_dir.empty()) return true;
+  std::error_code ec;
+  std::filesystem::create_directories(config_.state_dir, ec);
+  if (ec) {
+    error = "state directory " + config_.state_dir.string() + ": " + ec.message();
+    return false;
+  }
+  if (::access(config_.state_dir.c_str(), W_OK) != 0) {
+    error = "state directory " + config_.state_dir.string() + " is not writable";
+    return false;
+  }
+  incidents_file_ = config_.state_dir / "incidents.json";
+  return true;
+}
+
+bool Server::open_sinks(std::string& error) {
+  SinkOptions o;
+  o.name = config_.output == "-" ? std::string("stdout") : "file:" + config_.output;
+  parse_stream(config_.stream, o.stream);
+  o.queue_capacity = config_.queue_size;
+  auto transport = make_file_transport(config_.output, error);
+  if (!transport) return false;
+  sinks_.push_back(std::make_unique<Sink>(o, make_json_encoder(), std::move(transport), metrics_));
+  std::vector<Sink*> raw;
+  for (auto& s : sinks_) raw.push_back(s.get());
+  router_ = std::make_unique<Router>(std::move(raw));
+  return true;
 }
 
 bool Server::bind(std::string& error) {
@@ -185,7 +257,7 @@ bool Server::bind(std::string& error) {
   }
   if (config_.metrics) {
     http_ = make_metrics_server(
-        io_, *config_.metrics, config_.metrics_path, metrics_, [this] { return serving_.load(); }, error);
+        control_, *config_.metrics, config_.metrics_path, metrics_, [this] { return health(); }, error);
     if (!http_) return false;
     spdlog::info("metrics on http://{}{}, health on /healthz", http_->local_endpoint().to_string(),
                  config_.metrics_path);
@@ -217,25 +289,42 @@ void Server::write_ready_file() {
 void Server::arm_signals() {
   signals_->async_wait([this](const boost::system::error_code& ec, int signo) {
     if (ec) return;
-    on_signal(signo);
+    if (signo == SIGHUP) {
+      reload();
+    } else {
+      spdlog::info("{} received: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+      shutdown();
+    }
     if (!stopping_) arm_signals();
   });
 }
 
-void Server::on_signal(int signo) {
-  if (signo == SIGHUP) {
-    reload();
-  } else {
-    spdlog::info("{} received: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
-    shutdown();
-  }
+void Server::arm_tick() {
+  tick_.expires_after(std::chrono::seconds(1));
+  tick_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopping_) return;
+    pipeline_->tick();
+    if (++ticks_ % 60 == 0) save_incidents();  // a crash loses at most a minute of incident state
+    arm_tick();
+  });
+}
+
+void Server::save_incidents() {
+  if (incidents_file_.empty()) return;
+  std::string error;
+  if (!pipeline_->correlator().save(incidents_file_, error)) spdlog::error("cannot save incidents: {}", error);
 }
 
 void Server::reload() {
   spdlog::info("SIGHUP: reloading the configuration and the knowledge base");
-  std::string error;
-  if (!sink_->reopen(error)) spdlog::error("cannot reopen the output {}: {}", config_.output, error);
-
+  bool outputs_ok = true;
+  for (auto& sink : sinks_) {
+    std::string error;
+    if (!sink->reopen(error)) {
+      outputs_ok = false;
+      spdlog::error("cannot reopen the output {}: {}", sink->name(), error);
+    }
+  }
   ConfigResult next = reassemble_();
   auto fail = [&](const std::string& what, const std::vector<std::string>& problems) {
     reload_failed_.inc();
@@ -248,7 +337,7 @@ void Server::reload() {
     fail("the configuration " + options_.config_file.string() + " is broken", next.errors);
     return;
   }
-  LoadResult loaded = load_knowledge_base(next.config.signatures);
+  LoadResult loaded = load_checked_knowledge_base(next.config.signatures);
   if (!loaded.ok()) {
     std::vector<std::string> problems;
     for (const auto& p : loaded.problems) problems.push_back(p.to_string());
@@ -258,68 +347,82 @@ void Server::reload() {
   pipeline_->swap_knowledge_base(loaded.kb);
   note_kb(*loaded.kb);
   setup_logging(next.config.log_level);
-  // Sockets, files and the output path are bound at start; changing them needs a restart.
+  // Sockets, files, outputs and correlation limits are set at start; changing them needs a restart.
   auto listeners_of = [](const ServeConfig& c) {
     std::string s;
     for (const auto& l : c.listeners) s += std::string(to_string(l.transport)) + ":" + l.endpoint.to_string() + " ";
     return s;
   };
   if (listeners_of(next.config) != listeners_of(config_) || next.config.output != config_.output ||
-      next.config.files.size() != config_.files.size())
-    spdlog::warn("listeners, files and output changes take effect at the next restart");
+      next.config.files.size() != config_.files.size() || next.config.stream != config_.stream ||
+      next.config.state_dir != config_.state_dir)
+    spdlog::warn("listeners, files, output, stream and state_dir changes take effect at the next restart");
+  if (!outputs_ok) {
+    fail("an output could not be reopened", {"see the errors above; /healthz reports the sink"});
+    return;
+  }
   reload_ok_.inc();
   last_reload_ok_.set(1);
-  spdlog::info("reloaded: knowledge base {} ({} signatures, {:.1f} ms)", loaded.kb->version(),
-               loaded.kb->signatures().size(), loaded.kb->load_milliseconds());
+  spdlog::info("reloaded: knowledge base {} ({} signatures, {} rules, {:.1f} ms)", loaded.kb->version(),
+               loaded.kb->signatures().size(), loaded.kb->rules().size(), loaded.kb->load_milliseconds());
 }
 
 void Server::shutdown() {
-  if (stopping_.exchange(true)) return;
+  if (stopping_) return;
+  stopping_ = true;
+  stop_requested_ = std::chrono::steady_clock::now();
   serving_ = false;
   up_.set(0);
   for (auto& l : listeners_) l->stop();
   if (http_) http_->stop();
   boost::system::error_code ec;
   signals_->cancel(ec);
-  // The I/O threads end when the last handler is done. If something hangs on
-  // (a peer that never answers), stop the io_context before the deadline.
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.shutdown_timeout_seconds * 1000 - 1500);
-  watchdog_ = std::thread([this, deadline] {
-    std::unique_lock lock(watchdog_mutex_);
-    if (!watchdog_cv_.wait_until(lock, deadline, [this] { return finished_; })) {
-      spdlog::warn("shutdown: connections still busy at the deadline; closing them");
-      io_.stop();
-    }
-  });
+  tick_.cancel();
+  control_.stop();
 }
 
 int Server::run() {
   // Signals first: a SIGHUP or SIGTERM while the knowledge base loads must not
   // take its default (fatal) action.
-  signals_ = std::make_unique<asio::signal_set>(io_, SIGHUP, SIGTERM, SIGINT);
+  signals_ = std::make_unique<asio::signal_set>(control_, SIGHUP, SIGTERM, SIGINT);
 
   // Phase: knowledge base.
-  LoadResult loaded = load_knowledge_base(config_.signatures);
+  LoadResult loaded = load_checked_knowledge_base(config_.signatures);
   if (!loaded.ok()) {
     std::cerr << "tunneldoc: the knowledge base in " << config_.signatures.string() << " does not load:\n";
     for (const auto& p : loaded.problems) std::cerr << "  " << p.to_string() << '\n';
     return 2;
   }
   note_kb(*loaded.kb);
-  spdlog::info("knowledge base {} from {}: {} signatures, loaded in {:.1f} ms", loaded.kb->version(),
-               config_.signatures.string(), loaded.kb->signatures().size(), loaded.kb->load_milliseconds());
+  spdlog::info("knowledge base {} from {}: {} signatures, {} correlation rules, loaded in {:.1f} ms",
+               loaded.kb->version(), config_.signatures.string(), loaded.kb->signatures().size(),
+               loaded.kb->rules().size(), loaded.kb->load_milliseconds());
 
-  // Phase: output and sources that are files. A closed stdout pipe must be
-  // a counted write error, not a fatal SIGPIPE.
+  // Phase: state, outputs and sources that are files. A closed stdout pipe
+  // must be a counted write error, not a fatal SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
   std::string error;
-  sink_ = make_file_sink(config_.output, metrics_, error);
-  if (!sink_) {
-    std::cerr << "tunneldoc: output: " << error << '\n';
+  if (!open_state_dir(error) || !open_sinks(error)) {
+    std::cerr << "tunneldoc: " << error << '\n';
     return 2;
   }
-  pipeline_ = std::make_unique<Pipeline>(loaded.kb, *sink_, metrics_, config_.year);
+  PipelineOptions po;
+  po.year = config_.year;
+  po.correlate.update_interval_ms = config_.update_interval_seconds * 1000LL;
+  po.correlate.quiet_timeout_ms = config_.quiet_timeout_seconds * 1000LL;
+  po.correlate.max_tracked = config_.max_tracked;
+  pipeline_ = std::make_unique<Pipeline>(loaded.kb, *router_, metrics_, po);
+  if (!incidents_file_.empty()) {
+    if (!pipeline_->correlator().restore(incidents_file_, error)) {
+      // A damaged file must not keep the daemon down: set it aside and say so.
+      const std::filesystem::path aside = incidents_file_.string() + ".corrupt";
+      std::error_code ec;
+      std::filesystem::rename(incidents_file_, aside, ec);
+      spdlog::error("cannot restore incidents ({}); moved to {} and starting without them", error, aside.string());
+    } else if (const std::size_t n = pipeline_->correlator().open_incidents(); n != 0) {
+      spdlog::info("restored {} open incident{} from {}", n, n == 1 ? "" : "s", incidents_file_.string());
+    }
+  }
   if (!config_.files.empty()) {
     tailer_ =
         std::make_unique<Tailer>(config_.files, config_.state_file, config_.poll_interval_ms, *pipeline_, metrics_);
@@ -340,8 +443,10 @@ int Server::run() {
   }
 
   // Phase: run.
+  for (auto& s : sinks_) s->start();
   auto guard = asio::make_work_guard(io_);
   arm_signals();
+  arm_tick();
   for (auto& l : listeners_) l->start();
   if (http_) http_->start();
   if (tailer_) tailer_->start();
@@ -350,26 +455,46 @@ int Server::run() {
   write_ready_file();
   spdlog::info("serving ({} I/O threads); SIGHUP reloads, SIGTERM stops", config_.threads);
 
+  std::mutex done_mutex;
+  std::condition_variable done_cv;
+  int running = 0;
   std::vector<std::thread> threads;
   for (int i = 0; i < std::max(1, config_.threads); ++i) {
-    threads.emplace_back([this] {
+    ++running;
+    threads.emplace_back([&, this] {
       auto worker = pipeline_->bind_thread();
       io_.run();
       Pipeline::unbind_thread();
+      std::lock_guard lock(done_mutex);
+      --running;
+      done_cv.notify_all();
     });
   }
-  // Wait for the shutdown to begin, then let the work run out.
-  while (!stopping_) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  guard.reset();
+  control_.run();  // until shutdown()
+
+  // Stop: what was received is processed, the incidents are saved, the sinks
+  // deliver what they hold; all within shutdown_timeout of the signal.
+  const auto deadline = stop_requested_ + std::chrono::seconds(config_.shutdown_timeout_seconds);
+  const auto io_deadline = stop_requested_ + std::chrono::milliseconds(config_.shutdown_timeout_seconds * 500);
   if (tailer_) tailer_->stop();  // last poll, positions saved
-  for (auto& t : threads) t.join();
+  guard.reset();
   {
-    std::lock_guard lock(watchdog_mutex_);
-    finished_ = true;
+    std::unique_lock lock(done_mutex);
+    if (!done_cv.wait_until(lock, io_deadline, [&] { return running == 0; })) {
+      spdlog::warn("shutdown: connections still busy at the deadline; closing them");
+      io_.stop();
+    }
   }
-  watchdog_cv_.notify_all();
-  if (watchdog_.joinable()) watchdog_.join();
-  sink_->flush();
+  for (auto& t : threads) t.join();
+  save_incidents();
+  std::size_t abandoned = 0;
+  for (auto& s : sinks_) abandoned += s->stop(deadline - std::chrono::milliseconds(100));
+  if (abandoned != 0) {
+    spdlog::warn(
+        "shutdown: {} record{} could not be delivered before the deadline (counted in "
+        "tunneldoc_sink_dropped_total)",
+        abandoned, abandoned == 1 ? "" : "s");
+  }
   spdlog::info("stopped");
   return 0;
 }
@@ -396,6 +521,8 @@ int run_tail(const TailOptions& options) {
   o.log_level = options.log_level;
   o.metrics = "off";
   o.state_file = options.state_file;
+  o.stream = options.stream;
+  if (!options.state_dir.empty()) o.state_dir = options.state_dir;
   ConfigResult r;
   r.config = default_config();
   r.config.listeners.clear();

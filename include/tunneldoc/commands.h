@@ -11,26 +11,36 @@
 #include <string>
 #include <vector>
 
+#include "tunneldoc/output.h"
+
 namespace tunneldoc {
 
 struct ScanOptions {
-  std::vector<std::string> files;       // empty or "-": standard input
-  std::filesystem::path signatures;     // knowledge-base directory
-  bool stats = false;                   // counters to `err` at the end
-  int year = 0;                         // year for headers without one; 0 = current
+  std::vector<std::string> files;    // empty or "-": standard input
+  std::filesystem::path signatures;  // knowledge-base directory
+  bool stats = false;                // counters to `err` at the end
+  int year = 0;                      // year for headers without one; 0 = current
   std::size_t max_line = 64 * 1024;
   // Worker threads; 1 processes lines on the calling thread, 0 = one per core.
   // The output is the same bytes for any number of threads.
   int threads = 1;
+  // Which records: `lines` (each diagnosed line in input order, plus
+  // correlated records), `incidents` (correlated records and every change of
+  // an incident's state) or `all`.
+  Stream stream = Stream::lines;
+  // Only the incidents, each once in its final state at the end of input
+  // (open, or resolved), in the order they opened.
+  bool incidents = false;
 };
 
-// Exit code: 0 when every input was read, 1 when an input could not be
-// opened or read (the others are still scanned), 2 when the knowledge base
+// Exit code: 0 when every input was read and every record written, 1 when
+// an input could not be opened or read (the others are still scanned) or the
+// output could not be written (scanning stops), 2 when the knowledge base
 // does not load.
 int run_scan(const ScanOptions& options, std::ostream& out, std::ostream& err);
 
 struct ExplainOptions {
-  std::string query;                    // slug, signature id, message id/key, or a log line
+  std::string query;  // slug, signature id, message id/key, or a log line
   std::filesystem::path signatures;
   bool json = false;
 };
@@ -41,7 +51,7 @@ int run_explain(const ExplainOptions& options, std::ostream& out, std::ostream& 
 
 struct CheckOptions {
   std::filesystem::path signatures;
-  bool coverage = false;                // per-slug coverage table (Markdown)
+  bool coverage = false;  // per-slug coverage table (Markdown)
 };
 
 // Exit code: 0 when the knowledge base loads and every example passes.

@@ -66,6 +66,13 @@ struct ServeConfig {
   std::optional<Endpoint> metrics = Endpoint{"127.0.0.1", 9514};  // nullopt: no HTTP server
   std::string metrics_path = "/metrics";
   int shutdown_timeout_seconds = 5;
+  // Where incidents (and later spools) are kept across restarts; "" keeps none.
+  std::filesystem::path state_dir;
+  std::string stream = "incidents";   // of the output: incidents, lines or all
+  std::size_t queue_size = 16384;     // records a sink holds before dropping its oldest
+  int update_interval_seconds = 300;  // an open incident repeats its record at most this often
+  int quiet_timeout_seconds = 1800;   // an incident with no repeat this long is resolved (quiet)
+  std::size_t max_tracked = 50000;    // (device, peer) pairs tracked; the least recently used is evicted
 };
 
 // The configuration used when there is no file: listeners on 127.0.0.1:5514

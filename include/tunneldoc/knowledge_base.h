@@ -58,6 +58,14 @@ struct Example {
   SourceLocation where;
 };
 
+// What a signature's match means to the correlator.
+enum class Role {
+  diagnosis,  // a symptom: a line record, and it opens or updates an incident
+  clear,      // a recovery (phase 1 completed, SA created, session up): resolves incidents
+  observe,    // a fact that only correlation rules use (a show-output counter, a header line)
+};
+std::string_view to_string(Role r);
+
 struct Signature {
   std::string id;
   std::vector<std::string> keys;  // empty when keyless
@@ -73,10 +81,72 @@ struct Signature {
   SourceLocation where;
   int order = 0;  // load order, for ties in priority
 
+  Role role = Role::diagnosis;
+  // clear: the incident groups (incident_groups in signatures/correlation/) or
+  // section slugs this message resolves for its device and peer; "all" for every one.
+  std::vector<std::string> clears;
+  // diagnosis: the incident class its repeats fold into; default: its first section.
+  std::string incident;
+
   // Compiled at load.
   std::shared_ptr<const re2::RE2> regex;
   std::vector<std::string> group_names;  // index = capture group number; "" if unnamed
 };
+
+// A correlation rule (signatures/correlation/*.yaml, format in
+// docs/incidents.md). Rules name signatures by id; the correlator compiles them.
+enum class RuleType { sequence, threshold, block, join, period };
+std::string_view to_string(RuleType t);
+
+// A comparison of one field collected by a block rule: "encaps == 0".
+struct FieldCondition {
+  std::string field;
+  std::string op;  // ==, !=, >, >=, <, <=
+  double value = 0;
+};
+
+// A recorded input sequence and what the rule must (or must not) produce.
+struct RuleExample {
+  std::vector<std::string> lines;
+  std::string expect;  // the signature or rule id of the record it must yield; "" in a counter-example
+  std::vector<std::pair<std::string, std::string>> fields;  // fields that record must carry
+  SourceLocation where;
+};
+
+struct Rule {
+  std::string id;
+  RuleType type = RuleType::sequence;
+  // The record a firing rule emits. Empty for rules that only enrich the line
+  // records they join (join, block with `carry`).
+  std::string title;
+  std::string diagnosis;
+  Confidence confidence = Confidence::medium;
+  std::vector<std::string> sections;
+  std::string incident;  // incident class of its records; default: its first section; "none": no incident
+
+  std::vector<std::vector<std::string>> steps;  // sequence: each step is any of these signature ids
+  std::vector<std::string> absent;              // sequence: fires when none of these follows within the window
+  std::vector<std::string> match;               // threshold, period: the counted signatures
+  std::vector<std::string> start;               // block: opens a block; join: the first line
+  std::vector<std::string> members;             // block: lines inside; join: the second line
+  std::vector<FieldCondition> when;             // block: fires when all hold
+  std::vector<std::string> carry;               // block: fields copied from the start into members
+  std::vector<std::string> duplicate;           // block: fires when a block repeats these fields
+  int count = 0;                                // threshold: events needed
+  int lines = 0;                                // block, join: the span in lines after the start
+  double window_seconds = 0;                    // sequence, threshold, join, block
+  double suppress_seconds = 0;                  // after firing, silent this long for the same key
+  double interval_seconds = 0;                  // period
+  double tolerance_seconds = 0;                 // period
+  int occurrences = 0;                          // period: events at the interval needed
+
+  std::vector<RuleExample> examples;
+  std::vector<RuleExample> counter_examples;
+  SourceLocation where;
+};
+
+// Named sets of section slugs, for `clears:` (phase1, phase2, remote-access).
+using IncidentGroups = std::vector<std::pair<std::string, std::vector<std::string>>>;
 
 // One line of the guide catalogue (signatures/catalogue.tsv).
 struct CatalogueEntry {
@@ -97,6 +167,12 @@ class KnowledgeBase {
   const std::vector<CatalogueEntry>& catalogue() const { return catalogue_; }
   const Section* find_section(std::string_view slug) const;
   const Signature* find_signature(std::string_view id) const;
+  const std::vector<Rule>& rules() const { return rules_; }
+  const Rule* find_rule(std::string_view id) const;
+  const IncidentGroups& incident_groups() const { return incident_groups_; }
+  // The incident class of a diagnosis signature or a rule.
+  static std::string_view incident_class(const Signature& s);
+  static std::string_view incident_class(const Rule& r);
   // Signatures that list `key` among their keys, highest priority first.
   std::vector<const Signature*> signatures_for_key(std::string_view key) const;
 
@@ -110,6 +186,8 @@ class KnowledgeBase {
   std::vector<Section> sections_;
   std::vector<Signature> signatures_;
   std::vector<CatalogueEntry> catalogue_;
+  std::vector<Rule> rules_;
+  IncidentGroups incident_groups_;
   std::string version_;
   std::filesystem::path directory_;
   double load_ms_ = 0;

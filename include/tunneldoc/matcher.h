@@ -58,9 +58,10 @@ class Matcher {
   std::vector<std::uint64_t> numeric_bits_;  // bit per ASA id < kNumericLimit
   std::unordered_map<std::uint32_t, Range> numeric_;
   std::unordered_map<std::string, Range, StringHash, std::equal_to<>> named_;
+  std::vector<std::pair<std::string, Range>> prefixes_;  // keys written "IKE/*"
   std::vector<const Signature*> by_key_;
-  std::vector<const Signature*> keyless_;     // index = RE2::Set pattern index
-  struct KeylessSet;  // wraps re2::RE2::Set, which cannot be forward-declared
+  std::vector<const Signature*> keyless_;  // index = RE2::Set pattern index
+  struct KeylessSet;                       // wraps re2::RE2::Set, which cannot be forward-declared
   std::unique_ptr<KeylessSet> keyless_set_;
 };
 

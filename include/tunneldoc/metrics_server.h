@@ -1,6 +1,7 @@
 // metrics_server.h — the HTTP endpoint (Boost.Beast) for Prometheus and health:
 //   GET <path> (default /metrics)  the registry in Prometheus text format
-//   GET /healthz                   200 "ok" while serving, 503 otherwise
+//   GET /healthz                   200 while healthy, 503 otherwise; a JSON body
+//                                  that says why (stopping, a failing sink)
 // Anything else is 404; methods other than GET/HEAD are 405.
 //
 // bind() is the bind phase (nothing served yet); start() begins accepting on
@@ -22,6 +23,11 @@ class io_context;
 
 namespace tunneldoc {
 
+struct Health {
+  bool ok = true;
+  std::string body;  // JSON, with a trailing newline
+};
+
 class MetricsServer {
  public:
   virtual ~MetricsServer() = default;
@@ -32,6 +38,6 @@ class MetricsServer {
 
 std::unique_ptr<MetricsServer> make_metrics_server(boost::asio::io_context& io, const Endpoint& endpoint,
                                                    std::string path, MetricsRegistry& registry,
-                                                   std::function<bool()> healthy, std::string& error);
+                                                   std::function<Health()> healthy, std::string& error);
 
 }  // namespace tunneldoc

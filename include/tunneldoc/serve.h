@@ -3,12 +3,15 @@
 //
 // run_serve() goes through rsyslog's phases: load and check the configuration
 // and the knowledge base (any error: every problem on stderr, exit 2, nothing
-// bound), open the output, bind every socket (failure: exit 1), then run
-// until SIGTERM or SIGINT. SIGHUP reloads the configuration file and the
-// knowledge base (a broken one is rejected, every error logged, the old one
-// keeps serving) and reopens the output file. On SIGTERM/SIGINT it stops
-// accepting, processes what was already received, flushes and returns 0
-// within shutdown_timeout (5 s).
+// bound), open the state directory (restoring open incidents) and the
+// outputs, bind every socket (failure: exit 1), then run until SIGTERM or
+// SIGINT. Signals are handled on the main thread, never an I/O thread.
+// SIGHUP reloads the configuration file and the knowledge base (a broken one
+// is rejected, every error logged, the old one keeps serving) and reopens the
+// output file. On SIGTERM/SIGINT it stops accepting, processes what was
+// already received, saves the open incidents, lets the sinks deliver what
+// they hold and returns 0 within shutdown_timeout (5 s), even when an output
+// blocks (what it could not deliver is counted as dropped).
 //
 // Both install signal handling for the process; call them from the main
 // thread, once.
@@ -33,8 +36,10 @@ struct ServeOptions {
   std::optional<std::string> log_level;
   std::vector<std::string> files;  // --file: followed files, added to the configuration's
   std::optional<std::filesystem::path> state_file;
-  std::filesystem::path ready_file;  // written (JSON) once every socket is bound
-  bool check_only = false;           // load and check everything, bind nothing, exit
+  std::optional<std::filesystem::path> state_dir;  // incidents across restarts
+  std::optional<std::string> stream;               // of the output: incidents, lines or all
+  std::filesystem::path ready_file;                // written (JSON) once every socket is bound
+  bool check_only = false;                         // load and check everything, bind nothing, exit
 };
 
 int run_serve(const ServeOptions& options);
@@ -45,6 +50,8 @@ struct TailOptions {
   std::filesystem::path state_file;  // "": no saved positions
   std::filesystem::path signatures;
   std::string output = "-";
+  std::string stream = "lines";     // tail shows each diagnosed line by default
+  std::filesystem::path state_dir;  // incidents across restarts; "" keeps none
   std::string log_level = "warn";
   int poll_interval_ms = 250;
   int year = 0;

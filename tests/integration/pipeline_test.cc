@@ -12,34 +12,54 @@
 
 #include "tunneldoc/knowledge_base.h"
 #include "tunneldoc/metrics.h"
+#include "tunneldoc/render.h"
+#include "tunneldoc/route.h"
 #include "tunneldoc/sink.h"
 
 using namespace tunneldoc;
 
 namespace {
 
-class MemorySink final : public Sink {
+// Records as the sink's thread writes them.
+class MemoryTransport final : public SinkTransport {
  public:
-  explicit MemorySink(MetricsRegistry& m) : Sink("memory", m) {}
-  void write(std::string_view records) override {
-    std::lock_guard lock(mutex_);
-    text_.append(records);
-    records_.inc(1);
+  explicit MemoryTransport(std::string& text) : text_(text) {}
+  bool write(std::string_view bytes, std::string&) override {
+    text_.append(bytes);
+    return true;
   }
-  void flush() override {}
+  void cancel() override {}
   bool reopen(std::string&) override { return true; }
-  std::vector<nlohmann::json> records() {
-    std::lock_guard lock(mutex_);
+
+ private:
+  std::string& text_;
+};
+
+// A sink of the given stream into memory; records() drains it first.
+class MemorySink {
+ public:
+  MemorySink(MetricsRegistry& m, Stream stream = Stream::all)
+      : sink_(SinkOptions{"memory", stream, 1 << 20, SinkOptions::WhenFull::block}, make_json_encoder(),
+              std::make_unique<MemoryTransport>(text_), m),
+        router_({&sink_}) {
+    sink_.start();
+  }
+  Router& router() { return router_; }
+  std::vector<nlohmann::json> records(std::string_view kind = "line") {
+    sink_.stop(Deadline::max());  // everything delivered
     std::vector<nlohmann::json> out;
     std::size_t start = 0;
-    for (std::size_t nl; (nl = text_.find('\n', start)) != std::string::npos; start = nl + 1)
-      out.push_back(nlohmann::json::parse(text_.substr(start, nl - start)));
+    for (std::size_t nl; (nl = text_.find('\n', start)) != std::string::npos; start = nl + 1) {
+      auto j = nlohmann::json::parse(text_.substr(start, nl - start));
+      if (kind.empty() || j["kind"] == kind) out.push_back(std::move(j));
+    }
     return out;
   }
 
  private:
-  std::mutex mutex_;
   std::string text_;
+  Sink sink_;
+  Router router_;
 };
 
 const char* kLine =
@@ -48,7 +68,7 @@ const char* kLine =
 const char* kBare = "%ASA-5-713904: IP = 203.0.113.9, Received an un-encrypted NO_PROPOSAL_CHOSEN notify message, drop";
 
 std::shared_ptr<const KnowledgeBase> kb() {
-  static auto loaded = load_knowledge_base(TUNNELDOC_SIGNATURE_DIR);
+  static auto loaded = load_checked_knowledge_base(TUNNELDOC_SIGNATURE_DIR);
   REQUIRE(loaded.ok());
   return loaded.kb;
 }
@@ -58,7 +78,9 @@ std::shared_ptr<const KnowledgeBase> kb() {
 TEST_CASE("the pipeline diagnoses, names the source, and falls back to the sender as host", "[pipeline]") {
   MetricsRegistry metrics;
   MemorySink sink(metrics);
-  Pipeline pipeline(kb(), sink, metrics, 2026);
+  PipelineOptions options;
+  options.year = 2026;
+  Pipeline pipeline(kb(), sink.router(), metrics, options);
   Origin tcp;
   tcp.source = "tcp:192.0.2.1:514";
   tcp.host = "192.0.2.1";
@@ -101,7 +123,9 @@ TEST_CASE("the pipeline diagnoses, names the source, and falls back to the sende
 TEST_CASE("knowledge-base swaps while workers run lose no message", "[pipeline]") {
   MetricsRegistry metrics;
   MemorySink sink(metrics);
-  Pipeline pipeline(kb(), sink, metrics, 2026);
+  PipelineOptions options;
+  options.year = 2026;
+  Pipeline pipeline(kb(), sink.router(), metrics, options);
   constexpr int kPerThread = 3000;
   std::atomic<bool> go{false};
   std::vector<std::thread> threads;

@@ -132,6 +132,8 @@ inline void score(const Matcher& matcher, const std::vector<Row>& rows, const st
   for (const Row& r : rows) {
     const LogRecord rec = parse_line(r.line);
     const Signature* sig = matcher.match(rec, fields);
+    // Clearing and observed lines are recognised but diagnose nothing.
+    if (sig != nullptr && sig->role != Role::diagnosis) sig = nullptr;
     const std::string got = sig ? sig->id : "-";
     if (negative) {
       ++out.negative_lines;

@@ -1,11 +1,12 @@
 // The diagnosis record: the design's field names, valid UTF-8, remedies from sections.
-#include <catch2/catch.hpp>
+#include "tunneldoc/render.h"
 
+#include <catch2/catch.hpp>
 #include <string>
 
 #include "tunneldoc/matcher.h"
 #include "tunneldoc/parse.h"
-#include "tunneldoc/render.h"
+#include "tunneldoc/pipeline.h"
 
 using namespace tunneldoc;
 using nlohmann::json;
@@ -17,19 +18,16 @@ std::shared_ptr<const KnowledgeBase> mini() {
   return r.kb;
 }
 
-json render_line(const std::string& line, const std::string& source = "file:asa.log:17") {
-  const Matcher m(mini());
-  RenderOptions options;
-  options.default_year = 2026;
-  options.clock = [] { return std::chrono::system_clock::time_point(std::chrono::milliseconds(1795685411004)); };
-  JsonRenderer renderer(mini(), options);
-  const LogRecord r = parse_line(line);
-  Fields f;
-  const Signature* sig = m.match(r, f);
-  REQUIRE(sig != nullptr);
-  const Evidence ev{r.line, source};
+json render_line(const std::string& line, const std::string& source = "file:asa.log", std::uint64_t number = 17) {
+  Recognizer recognizer(std::make_shared<const Matcher>(mini()), 2026);
+  Origin origin;
+  origin.source = source;
+  origin.line = number;
+  Event event;
+  REQUIRE(recognizer.recognize(line, origin, false, 1795685411004, event) != nullptr);
+  JsonRenderer renderer;
   std::string out;
-  renderer.render(line_diagnosis(r, *sig, f, ev), out);
+  renderer.render(*line_output(mini(), std::make_shared<const Event>(std::move(event))), out);
   REQUIRE(out.back() == '\n');
   REQUIRE(out.find('\n') == out.size() - 1);  // exactly one line
   return json::parse(out);
@@ -92,7 +90,7 @@ TEST_CASE("invalid UTF-8 and control bytes are replaced or escaped, never droppe
 
 TEST_CASE("append_json_string round-trips through a JSON parser", "[render]") {
   for (const std::string& s : {std::string("plain"), std::string("tab\there"), std::string("\xc3\xa9t\xc3\xa9"),
-                              std::string("back\\slash"), std::string("\xe2\x82")}) {
+                               std::string("back\\slash"), std::string("\xe2\x82")}) {
     std::string out;
     append_json_string(out, s);
     const json j = json::parse(out);
