@@ -3,12 +3,11 @@
 // example of the knowledge base; keyless set), RE2 captures, rendering, and
 // knowledge-base load. Whole-process figures: bench/run.sh.
 #include <benchmark/benchmark.h>
+#include <re2/re2.h>
 
 #include <cstdlib>
 #include <string>
 #include <vector>
-
-#include <re2/re2.h>
 
 #include "tunneldoc/knowledge_base.h"
 #include "tunneldoc/matcher.h"
@@ -19,18 +18,19 @@ namespace {
 using namespace tunneldoc;
 
 const char* kTraffic =
-    "<166>Nov 26 2026 10:00:01 hq-asa : %ASA-6-302013: Built inbound TCP connection 123456 for outside:203.0.113.9/51234 "
+    "<166>Nov 26 2026 10:00:01 hq-asa : %ASA-6-302013: Built inbound TCP connection 123456 for "
+    "outside:203.0.113.9/51234 "
     "(203.0.113.9/51234) to inside:10.1.1.5/443 (10.1.1.5/443)";
 const char* kVpn =
-    "<164>Nov 26 2026 10:00:01 hq-asa : %ASA-4-402119: IPSEC: Received an ESP packet (SPI= 0xB6E47E4C, sequence number= "
+    "<164>Nov 26 2026 10:00:01 hq-asa : %ASA-4-402119: IPSEC: Received an ESP packet (SPI= 0xB6E47E4C, sequence "
+    "number= "
     "0x1D) from 203.0.113.9 (user= 203.0.113.9) to 198.51.100.1 that failed anti-replay checking.";
 
 std::shared_ptr<const KnowledgeBase> kb() {
   // $TUNNELDOC_SIGNATURES pins a copy of the knowledge base (it changes while
   // people work); the source tree's by default.
-  static auto loaded = load_knowledge_base(std::getenv("TUNNELDOC_SIGNATURES") != nullptr
-                                               ? std::getenv("TUNNELDOC_SIGNATURES")
-                                               : TUNNELDOC_SIGNATURE_DIR);
+  static auto loaded = load_knowledge_base(
+      std::getenv("TUNNELDOC_SIGNATURES") != nullptr ? std::getenv("TUNNELDOC_SIGNATURES") : TUNNELDOC_SIGNATURE_DIR);
   if (!loaded.ok()) {
     for (const auto& p : loaded.problems) std::fprintf(stderr, "%s\n", p.to_string().c_str());
     std::abort();
@@ -74,6 +74,42 @@ void BM_Render(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Render);
+
+// Issue 11, case 13: the whole path (parse + match) on a normal 713904 line
+// and on the worst case, `%ASA-5-713904: ` repeated 4,000 times (60 kB, no
+// pattern matches). Bytes/s of the two give the per-byte cost ratio.
+const std::string& worst_713904_line() {
+  static const std::string line = [] {
+    std::string s;
+    for (int i = 0; i < 4000; ++i) s += "%ASA-5-713904: ";
+    return s;
+  }();
+  return line;
+}
+
+void match_line_bytes(benchmark::State& state, const std::string& line) {
+  const Matcher m(kb());
+  Fields f;
+  ParseOptions options;
+  options.max_line_bytes = 64 * 1024;
+  for (auto _ : state) {
+    const LogRecord r = parse_line(line, options);
+    benchmark::DoNotOptimize(m.match(r, f));
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(line.size()));
+}
+
+void BM_Match713904Normal(benchmark::State& state) {
+  match_line_bytes(state,
+                   "<165>Nov 26 2026 09:20:11 hq-asa : %ASA-5-713904: IP = 203.0.113.9, Received an un-encrypted "
+                   "NO_PROPOSAL_CHOSEN notify message, drop");
+}
+BENCHMARK(BM_Match713904Normal);
+
+void BM_Match713904WorstCase(benchmark::State& state) {
+  match_line_bytes(state, worst_713904_line());
+}
+BENCHMARK(BM_Match713904WorstCase);
 
 // Every header form of docs/design, parsed in turn.
 const std::vector<std::string>& header_forms() {

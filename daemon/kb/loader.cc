@@ -43,6 +43,7 @@ class KnowledgeBaseLoader {
   bool read_string_list(const std::string& file, const YAML::Node& n, const char* key, std::vector<std::string>& out);
   bool read_platforms(const std::string& file, const YAML::Node& n, PlatformCommands& out);
   void cross_check();
+  void synthesize_fallbacks();
   void run_examples(const std::shared_ptr<const KnowledgeBase>& kb);
 
   std::filesystem::path dir_;
@@ -81,6 +82,31 @@ bool valid_id(std::string_view id) {
   if (id.empty()) return false;
   return std::all_of(id.begin(), id.end(),
                      [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+}
+
+// "" when `source` names a known kind (and a detail where the kind needs one).
+std::string source_problem(std::string_view source) {
+  const std::size_t colon = source.find(':');
+  std::string_view kind = source.substr(0, colon);
+  std::string_view detail = colon == std::string_view::npos ? std::string_view() : source.substr(colon + 1);
+  while (!detail.empty() && detail.front() == ' ') detail.remove_prefix(1);
+  if (std::find(std::begin(kSourceKinds), std::end(kSourceKinds), kind) == std::end(kSourceKinds)) {
+    return "unknown source kind '" + std::string(kind) +
+           "' (message-guide, troubleshooting-guide, public-fixture: PROJECT/FILE, public-log: WHERE)";
+  }
+  if ((kind == "public-fixture" || kind == "public-log") && detail.empty()) {
+    return "a " + std::string(kind) + " source must say where (public-fixture: PROJECT/FILE, public-log: WHERE)";
+  }
+  return "";
+}
+
+std::shared_ptr<RE2> compile_pattern(const std::string& pattern) {
+  RE2::Options options;
+  // Byte-oriented matching: log lines may hold invalid UTF-8, and '.' must
+  // still cross it. Pattern literals are matched byte for byte either way.
+  options.set_encoding(RE2::Options::EncodingLatin1);
+  options.set_log_errors(false);
+  return std::make_shared<RE2>(pattern, options);
 }
 
 bool known_platform(std::string_view p) {
@@ -303,8 +329,8 @@ void KnowledgeBaseLoader::load_signature(const std::string& file, const YAML::No
     return;
   }
   check_unknown_keys(file, n,
-                     {"id", "keys", "keyless", "pattern", "priority", "title", "diagnosis", "confidence", "sections",
-                      "examples", "counter_examples"},
+                     {"id", "keys", "keyless", "fallback", "no_fallback", "source", "pattern", "priority", "title",
+                      "diagnosis", "confidence", "sections", "examples", "counter_examples"},
                      "signature");
   Signature s;
   s.where = {file, n.Mark().line + 1};
@@ -316,6 +342,21 @@ void KnowledgeBaseLoader::load_signature(const std::string& file, const YAML::No
       s.keyless = n["keyless"].as<bool>();
     } catch (const YAML::Exception&) {
       problem(file, n["keyless"], "'keyless' must be true or false");
+    }
+  }
+  if (n["fallback"].IsDefined()) {
+    try {
+      s.fallback = n["fallback"].as<bool>();
+    } catch (const YAML::Exception&) {
+      problem(file, n["fallback"], "'fallback' must be true or false");
+    }
+  }
+  read_string(file, n, "no_fallback", s.no_fallback, false);
+  read_string_list(file, n, "source", s.sources);
+  if (s.sources.empty()) problem(s.where, "signature '" + s.id + "' names no source for its wording");
+  for (const auto& src : s.sources) {
+    if (const std::string why = source_problem(src); !why.empty()) {
+      problem(file, n["source"], "signature '" + s.id + "': " + why);
     }
   }
   if (s.keyless == !s.keys.empty()) {
@@ -347,6 +388,12 @@ void KnowledgeBaseLoader::load_signature(const std::string& file, const YAML::No
       problem(file, n["confidence"], "confidence must be high, medium or low, not '" + confidence + "'");
     }
   }
+  if (s.fallback && s.keyless)
+    problem(s.where, "fallback '" + s.id + "' needs keys: a fallback belongs to message ids");
+  if (s.fallback && s.confidence != Confidence::low) {
+    problem(file, n["confidence"], "fallback '" + s.id + "' must have confidence low");
+  }
+  if (s.fallback && !s.no_fallback.empty()) problem(s.where, "fallback '" + s.id + "' cannot have no_fallback");
   read_string_list(file, n, "sections", s.sections);
   if (s.sections.empty()) problem(s.where, "signature '" + s.id + "' points to no section");
   for (const auto& slug : s.sections) {
@@ -354,13 +401,9 @@ void KnowledgeBaseLoader::load_signature(const std::string& file, const YAML::No
       problem(file, n["sections"], "signature '" + s.id + "' points to unknown section '" + slug + "'");
     }
   }
-  if (read_string(file, n, "pattern", s.pattern, true)) {
-    RE2::Options options;
-    // Byte-oriented matching: log lines may hold invalid UTF-8, and '.' must
-    // still cross it. Pattern literals are matched byte for byte either way.
-    options.set_encoding(RE2::Options::EncodingLatin1);
-    options.set_log_errors(false);
-    auto re = std::make_shared<RE2>(s.pattern, options);
+  // A fallback without a pattern takes any text of its keys.
+  if (read_string(file, n, "pattern", s.pattern, !s.fallback) || s.fallback) {
+    auto re = compile_pattern(s.pattern);
     if (!re->ok()) {
       problem(file, n["pattern"], "signature '" + s.id + "': bad pattern: " + re->error());
     } else {
@@ -473,11 +516,62 @@ void KnowledgeBaseLoader::cross_check() {
       problem({(dir_ / "catalogue.tsv").string(), 0}, "catalogue slug '" + c.slug + "' has no section entry");
   }
   std::map<std::string, SourceLocation> ids;
+  std::map<std::string, const Signature*> fallback_of;
   for (const Signature& s : kb_->signatures_) {
+    if (s.fallback) {
+      for (const auto& k : s.keys) {
+        auto [it, inserted] = fallback_of.emplace(k, &s);
+        if (!inserted) {
+          problem(s.where, "message id '" + k + "' has a second fallback ('" + s.id + "'; first '" + it->second->id +
+                               "' at " + it->second->where.to_string() + ")");
+        }
+      }
+    }
     if (s.id.empty()) continue;
     auto [it, inserted] = ids.emplace(s.id, s.where);
     if (!inserted) problem(s.where, "duplicate signature id '" + s.id + "' (first at " + it->second.to_string() + ")");
   }
+}
+
+void KnowledgeBaseLoader::synthesize_fallbacks() {
+  // Keys of VPN Client and VPN 3000 header lines (IKE/0xE3000056, AUTH/5) get
+  // none: their header alone must yield nothing (the text line is diagnosed).
+  std::map<std::string, int> signatures_of;  // non-fallback signatures per key
+  std::set<std::string> explicit_fallback;
+  for (const Signature& s : kb_->signatures_) {
+    for (const auto& k : s.keys) {
+      if (s.fallback) {
+        explicit_fallback.insert(k);
+      } else {
+        ++signatures_of[k];
+      }
+    }
+  }
+  std::vector<Signature> made;
+  for (const Signature& s : kb_->signatures_) {
+    if (s.fallback || s.keyless || !s.no_fallback.empty() || !s.regex) continue;
+    Signature f;
+    for (const auto& k : s.keys) {
+      if (k.find('/') == std::string::npos && !explicit_fallback.count(k) && signatures_of[k] == 1) f.keys.push_back(k);
+    }
+    if (f.keys.empty()) continue;
+    f.id = s.id + "-fallback";
+    f.fallback = true;
+    f.synthesized = true;
+    f.sources = s.sources;
+    f.title = s.title + " (by message id)";
+    f.diagnosis =
+        "The wording of this message was not recognised (another software version may word it differently), so this "
+        "diagnosis goes by its message id alone. " +
+        s.diagnosis;
+    f.confidence = Confidence::low;
+    f.sections = s.sections;
+    f.where = s.where;
+    f.regex = compile_pattern("");
+    f.group_names.assign(1, "");
+    made.push_back(std::move(f));
+  }
+  for (auto& f : made) kb_->signatures_.push_back(std::move(f));
 }
 
 void KnowledgeBaseLoader::run_examples(const std::shared_ptr<const KnowledgeBase>& kb) {
@@ -489,10 +583,12 @@ void KnowledgeBaseLoader::run_examples(const std::shared_ptr<const KnowledgeBase
       const LogRecord r = parse_line(ex.line);
       const Signature* got = matcher.match(r, fields);
       if (got != &s) {
-        problem(ex.where, "example of '" + s.id + "' " +
-                              (got ? "is matched by '" + got->id + "' instead" : std::string("does not match")) +
-                              " (key '" + std::string(r.key()) + "', text '" + std::string(r.text.substr(0, 120)) +
-                              "')");
+        const std::string what = got == nullptr ? std::string("does not match")
+                                 : got->fallback && !s.fallback
+                                     ? "does not match (only the id's fallback '" + got->id + "' does)"
+                                     : "is matched by '" + got->id + "' instead";
+        problem(ex.where, "example of '" + s.id + "' " + what + " (key '" + std::string(r.key()) + "', text '" +
+                              std::string(r.text.substr(0, 120)) + "')");
         continue;
       }
       std::vector<std::pair<std::string, std::string>> actual;
@@ -532,6 +628,7 @@ LoadResult KnowledgeBaseLoader::load() {
   std::sort(files.begin(), files.end());
   for (const auto& f : files) load_file(f);
   cross_check();
+  synthesize_fallbacks();
   for (std::size_t i = 0; i < kb_->signatures_.size(); ++i) kb_->signatures_[i].order = static_cast<int>(i);
   kb_->directory_ = dir_;
   char buf[17];

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <unordered_map>
+
 #include "tunneldoc/parse.h"
 
 namespace tunneldoc {
@@ -14,10 +16,19 @@ struct Engine {
     for (const Signature& s : kb->signatures()) {
       matches.push_back(&metrics.counter("tunneldoc_signature_matches_total", "Messages diagnosed, per signature",
                                          {{"signature", s.id}}));
+      // issue 10: diagnoses by an id's fallback (its wording was not recognised), per message id
+      if (s.fallback) {
+        for (const auto& key : s.keys) {
+          fallbacks[key] = &metrics.counter("tunneldoc_fallback_diagnoses_total",
+                                            "Diagnoses by a message id's fallback: wording not recognised",
+                                            {{"message_id", key}});
+        }
+      }
     }
   }
   Matcher matcher;
-  std::vector<Counter*> matches;  // index = position in kb().signatures()
+  std::vector<Counter*> matches;                            // index = position in kb().signatures()
+  std::unordered_map<std::string, Counter*> fallbacks;  // issue 10: by message key
 };
 
 namespace {
@@ -117,6 +128,9 @@ void Pipeline::Worker::process(std::string_view message, const Origin& origin, b
   const auto& sigs = engine_->matcher.kb().signatures();
   const auto index = static_cast<std::size_t>(sig - sigs.data());
   if (index < engine_->matches.size()) engine_->matches[index]->inc();
+  if (sig->fallback) {  // issue 10
+    if (auto it = engine_->fallbacks.find(std::string(record.key())); it != engine_->fallbacks.end()) it->second->inc();
+  }
   pipeline_.diagnoses_.inc();
   pipeline_.sink_.write(out_);
 }

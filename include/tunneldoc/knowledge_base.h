@@ -58,10 +58,29 @@ struct Example {
   SourceLocation where;
 };
 
+// Where a signature's wording comes from (validated at load): "message-guide"
+// (Cisco's syslog message guides), "troubleshooting-guide" (the seed document),
+// "public-fixture: PROJECT/FILE" (a log parser's test data), "public-log: WHERE"
+// (a line quoted in a public post); each may carry ": DETAIL", which the last
+// two require.
+inline constexpr std::string_view kSourceKinds[] = {"message-guide", "troubleshooting-guide", "public-fixture",
+                                                    "public-log"};
+
 struct Signature {
   std::string id;
   std::vector<std::string> keys;  // empty when keyless
   bool keyless = false;
+  // The message id is the primary key: a fallback signature applies to a line
+  // of one of its keys when no other signature of that key matches. Its
+  // pattern is optional (empty: any text); besides its own named groups it
+  // yields peer_ip, group and user from a lenient extraction. Confidence low.
+  bool fallback = false;
+  // A fallback the loader made for an id that has exactly one signature and no
+  // explicit fallback: the same title and sections, confidence low, and a
+  // diagnosis that says the wording was not recognised. Its id is "<id>-fallback".
+  bool synthesized = false;
+  std::string no_fallback;           // why this signature's keys get no implicit fallback ("" : they do)
+  std::vector<std::string> sources;  // where the wording comes from (kSourceKinds)
   std::string pattern;
   int priority = 0;
   std::string title;
