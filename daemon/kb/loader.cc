@@ -41,7 +41,8 @@ class KnowledgeBaseLoader {
                           std::string_view what);
   bool read_string(const std::string& file, const YAML::Node& n, const char* key, std::string& out, bool required);
   bool read_string_list(const std::string& file, const YAML::Node& n, const char* key, std::vector<std::string>& out);
-  bool read_platforms(const std::string& file, const YAML::Node& n, PlatformCommands& out);
+  bool read_platforms(const std::string& file, const YAML::Node& n, PlatformCommands& out,
+                      std::vector<CommandGroup>* groups = nullptr);
   void cross_check();
   void synthesize_fallbacks();
   void run_examples(const std::shared_ptr<const KnowledgeBase>& kb);
@@ -113,6 +114,25 @@ bool known_platform(std::string_view p) {
   return std::find(std::begin(kPlatforms), std::end(kPlatforms), p) != std::end(kPlatforms);
 }
 
+// "8", "8.4", "6.x" -> true (a release number, optionally ending in ".x").
+bool release(std::string_view v) {
+  if (v.empty() || v.front() == '.' || v.back() == '.') return false;
+  if (v.size() > 2 && v.substr(v.size() - 2) == ".x") v.remove_suffix(2);
+  return std::all_of(v.begin(), v.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.' || c == '('; }) &&
+         v.find("..") == std::string_view::npos;
+}
+
+// A version range: "<8.3", "8.3", "8.4+", "6.x", "12.4-15.1".
+bool valid_versions(std::string_view v) {
+  if (v.empty()) return false;
+  if (v.front() == '<') return release(v.substr(1));
+  if (v.back() == '+') return release(v.substr(0, v.size() - 1));
+  if (const auto dash = v.find('-'); dash != std::string_view::npos) {
+    return release(v.substr(0, dash)) && release(v.substr(dash + 1));
+  }
+  return release(v);
+}
+
 }  // namespace
 
 std::string_view to_string(Confidence c) {
@@ -125,6 +145,26 @@ std::string_view to_string(Confidence c) {
       return "low";
   }
   return "medium";
+}
+
+std::vector<CommandGroup> Section::command_groups() const {
+  std::vector<CommandGroup> out;
+  for (std::string_view platform : kPlatforms) {
+    for (const Step& step : steps) {
+      for (const CommandGroup& g : step.groups) {
+        if (g.platform != platform) continue;
+        auto it = std::find_if(out.begin(), out.end(), [&](const CommandGroup& o) {
+          return o.platform == g.platform && o.versions == g.versions;
+        });
+        if (it == out.end()) {
+          out.push_back(g);
+        } else {
+          it->commands.insert(it->commands.end(), g.commands.begin(), g.commands.end());
+        }
+      }
+    }
+  }
+  return out;
 }
 
 PlatformCommands Section::all_commands() const {
@@ -215,7 +255,8 @@ bool KnowledgeBaseLoader::read_string_list(const std::string& file, const YAML::
   return true;
 }
 
-bool KnowledgeBaseLoader::read_platforms(const std::string& file, const YAML::Node& n, PlatformCommands& out) {
+bool KnowledgeBaseLoader::read_platforms(const std::string& file, const YAML::Node& n, PlatformCommands& out,
+                                         std::vector<CommandGroup>* groups) {
   if (!n.IsDefined() || n.IsNull()) return true;
   if (!n.IsMap()) {
     problem(file, n, "commands must map a platform to a list of commands");
@@ -223,9 +264,18 @@ bool KnowledgeBaseLoader::read_platforms(const std::string& file, const YAML::No
   }
   std::map<std::string, std::vector<std::string>> by_platform;
   for (const auto& kv : n) {
-    const std::string platform = kv.first.Scalar();
+    const std::string key = kv.first.Scalar();
+    const std::size_t space = key.find(' ');
+    const std::string platform = key.substr(0, space);
+    std::string versions = space == std::string::npos ? std::string() : key.substr(space + 1);
+    while (!versions.empty() && versions.front() == ' ') versions.erase(0, 1);
     if (!known_platform(platform)) {
-      problem(file, kv.first, "unknown platform '" + platform + "' (asa, ios, vpn-client, anyconnect, vpn3000)");
+      problem(file, kv.first, "unknown platform '" + platform + "' (asa, ios, vpn-client, anyconnect, vpn3000, pix)");
+      continue;
+    }
+    if (!versions.empty() && !valid_versions(versions)) {
+      problem(file, kv.first,
+              "bad version range '" + versions + "' for " + platform + " (<8.3, 8.3, 8.4+, 6.x, 12.4-15.1)");
       continue;
     }
     std::vector<std::string> cmds;
@@ -242,7 +292,9 @@ bool KnowledgeBaseLoader::read_platforms(const std::string& file, const YAML::No
     } else {
       problem(file, kv.second, "commands for '" + platform + "' must be a list of strings");
     }
-    by_platform[platform] = std::move(cmds);
+    if (groups != nullptr) groups->push_back({platform, versions, cmds});
+    auto& all = by_platform[platform];
+    all.insert(all.end(), cmds.begin(), cmds.end());
   }
   for (std::string_view p : kPlatforms) {
     auto it = by_platform.find(std::string(p));
@@ -309,7 +361,7 @@ void KnowledgeBaseLoader::load_section(const std::string& file, const YAML::Node
       } else if (st.IsMap()) {
         check_unknown_keys(file, st, {"text", "commands"}, "step");
         read_string(file, st, "text", step.text, true);
-        read_platforms(file, st["commands"], step.commands);
+        read_platforms(file, st["commands"], step.commands, &step.groups);
       } else {
         problem(file, st, "a step is a string or a mapping with text and commands");
         continue;

@@ -3,7 +3,6 @@
 
 #include <array>
 #include <charconv>
-
 #include <ctime>
 
 #include "tunneldoc/render.h"
@@ -19,7 +18,20 @@ json platform_json(const PlatformCommands& commands) {
   return out;
 }
 
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+// issue 10: [{"platform":"asa","versions":"8.4+","commands":[...]}], "versions" null for all.
+json command_groups_json(const std::vector<CommandGroup>& groups) {
+  json out = json::array();
+  for (const auto& g : groups) {
+    out.push_back(json{{"platform", g.platform},
+                       {"versions", g.versions.empty() ? json(nullptr) : json(g.versions)},
+                       {"commands", g.commands}});
+  }
+  return out;
+}
+
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 int current_year() {
   const std::time_t now = std::time(nullptr);
@@ -65,6 +77,7 @@ nlohmann::ordered_json section_json(const Section& s) {
               {"summary", s.summary},
               {"steps", steps},
               {"commands", platform_json(s.all_commands())},
+              {"command_groups", command_groups_json(s.command_groups())},  // issue 10: by software version
               {"verify", platform_json(s.verify)},
               {"caution", s.caution ? json(*s.caution) : json(nullptr)},
               {"related", related}};
@@ -104,8 +117,7 @@ JsonRenderer::JsonRenderer(std::shared_ptr<const KnowledgeBase> kb, RenderOption
 
 std::string_view JsonRenderer::received() {
   const auto now = options_.clock();
-  const std::int64_t ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  const std::int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   if (ms != received_ms_ && ms >= 0 && received_ms_ >= 0 && ms / 1000 == received_ms_ / 1000 &&
       received_text_.size() == 24) {
     // Same second, "YYYY-MM-DDTHH:MM:SS.mmmZ": only the milliseconds change

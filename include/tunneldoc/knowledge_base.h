@@ -22,7 +22,17 @@ namespace tunneldoc {
 
 // Command lists per platform, in the fixed platform order of kPlatforms.
 using PlatformCommands = std::vector<std::pair<std::string, std::vector<std::string>>>;
-inline constexpr std::string_view kPlatforms[] = {"asa", "ios", "vpn-client", "anyconnect", "vpn3000"};
+inline constexpr std::string_view kPlatforms[] = {"asa", "ios", "vpn-client", "anyconnect", "vpn3000", "pix"};
+
+// Commands of one platform for one software version range, as written in the
+// YAML key "PLATFORM [VERSIONS]": "asa <8.3", "asa 8.3", "asa 8.4+", "pix 6.x",
+// "ios 12.4-15.1" ("" versions: every version). Commands that differ between
+// releases are labelled so that a copied sequence runs on one version.
+struct CommandGroup {
+  std::string platform;
+  std::string versions;  // as written; "" for all versions
+  std::vector<std::string> commands;
+};
 
 struct SourceLocation {
   std::string file;
@@ -32,7 +42,8 @@ struct SourceLocation {
 
 struct Step {
   std::string text;
-  PlatformCommands commands;
+  PlatformCommands commands;         // per platform, every version (the record's `commands`)
+  std::vector<CommandGroup> groups;  // the same commands with their version labels, YAML order
 };
 
 struct Section {
@@ -47,6 +58,9 @@ struct Section {
 
   // Every step's commands per platform, in step order.
   PlatformCommands all_commands() const;
+  // Every step's commands grouped by platform and version range (platform order,
+  // then first appearance), for the record's `command_groups`.
+  std::vector<CommandGroup> command_groups() const;
 };
 
 enum class Confidence { high, medium, low };

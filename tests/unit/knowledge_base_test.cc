@@ -72,7 +72,8 @@ TEST_CASE("every problem of a broken knowledge base is reported with file and li
   CHECK(has_problem(r, "signatures.yaml", "fallback 'sure-fallback' must have confidence low"));
   CHECK(has_problem(r, "signatures.yaml", "message id '713042' has a second fallback ('second-fallback'"));
   CHECK(has_problem(r, "signatures.yaml", "fallback 'keyless-fallback' needs keys"));
-  CHECK(r.problems.size() >= 14);
+  CHECK(has_problem(r, "sections.yaml", "bad version range 'eight' for asa"));
+  CHECK(r.problems.size() >= 15);
 }
 
 TEST_CASE("a missing directory or catalogue is a problem, not a crash", "[kb][bad-input]") {
@@ -88,5 +89,37 @@ TEST_CASE("the shipped knowledge base loads, covers every catalogue slug, and lo
   for (const auto& c : r.kb->catalogue()) {
     INFO(c.slug);
     CHECK(r.kb->find_section(c.slug) != nullptr);
+  }
+}
+
+TEST_CASE("commands that differ between releases are grouped by version range", "[kb][versions]") {
+  const auto r = load_knowledge_base(TUNNELDOC_SIGNATURE_DIR);
+  REQUIRE(r.ok());
+  const auto* ts = r.kb->find_section("transform-set");
+  REQUIRE(ts != nullptr);
+  const auto groups = ts->command_groups();
+  auto find = [&](const std::string& platform, const std::string& versions) -> const tunneldoc::CommandGroup* {
+    for (const auto& g : groups)
+      if (g.platform == platform && g.versions == versions) return &g;
+    return nullptr;
+  };
+  const auto* old_asa = find("asa", "<8.4");
+  const auto* new_asa = find("asa", "8.4+");
+  REQUIRE(old_asa != nullptr);
+  REQUIRE(new_asa != nullptr);
+  // A copied 8.4+ sequence has no pre-8.4 syntax and the other way round.
+  for (const auto& c : new_asa->commands) CHECK(c.find("set transform-set") == std::string::npos);
+  for (const auto& c : old_asa->commands) CHECK(c.find("ikev1") == std::string::npos);
+  // The record's `commands` keeps every version under the platform (compatibility).
+  const auto all = ts->all_commands();
+  REQUIRE_FALSE(all.empty());
+  CHECK(all[0].first == "asa");
+  CHECK(all[0].second.size() >= old_asa->commands.size() + new_asa->commands.size());
+  // PIX 6.x commands are no longer mixed into asa.
+  const auto* psk = r.kb->find_section("reenter-psk");
+  REQUIRE(psk != nullptr);
+  for (const auto& g : psk->command_groups()) {
+    if (g.platform != "asa") continue;
+    for (const auto& c : g.commands) CHECK(c.rfind("isakmp key", 0) != 0);
   }
 }
