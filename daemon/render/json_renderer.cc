@@ -29,9 +29,7 @@ json command_groups_json(const std::vector<CommandGroup>& groups) {
   return out;
 }
 
-std::string dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 int current_year() {
   const std::time_t now = std::time(nullptr);
@@ -117,7 +115,8 @@ JsonRenderer::JsonRenderer(std::shared_ptr<const KnowledgeBase> kb, RenderOption
 
 std::string_view JsonRenderer::received() {
   const auto now = options_.clock();
-  const std::int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  const std::int64_t ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   if (ms != received_ms_ && ms >= 0 && received_ms_ >= 0 && ms / 1000 == received_ms_ / 1000 &&
       received_text_.size() == 24) {
     // Same second, "YYYY-MM-DDTHH:MM:SS.mmmZ": only the milliseconds change
