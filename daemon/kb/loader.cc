@@ -41,6 +41,16 @@ class KnowledgeBaseLoader {
                           std::string_view what);
   bool read_string(const std::string& file, const YAML::Node& n, const char* key, std::string& out, bool required);
   bool read_string_list(const std::string& file, const YAML::Node& n, const char* key, std::vector<std::string>& out);
+  // An optional scalar of type T; a value that is not one is a problem ("'KEY' must be WHAT").
+  template <class T>
+  void read_scalar(const std::string& file, const YAML::Node& n, const char* key, T& out, const char* what) {
+    if (!n[key].IsDefined()) return;
+    try {
+      out = n[key].as<T>();
+    } catch (const YAML::Exception&) {
+      problem(file, n[key], std::string("'") + key + "' must be " + what);
+    }
+  }
   bool read_platforms(const std::string& file, const YAML::Node& n, PlatformCommands& out,
                       std::vector<CommandGroup>* groups = nullptr);
   void cross_check();
@@ -389,20 +399,8 @@ void KnowledgeBaseLoader::load_signature(const std::string& file, const YAML::No
   read_string(file, n, "id", s.id, true);
   if (!s.id.empty() && !valid_id(s.id)) problem(s.where, "signature id '" + s.id + "' must match [a-z0-9-]+");
   read_string_list(file, n, "keys", s.keys);
-  if (n["keyless"].IsDefined()) {
-    try {
-      s.keyless = n["keyless"].as<bool>();
-    } catch (const YAML::Exception&) {
-      problem(file, n["keyless"], "'keyless' must be true or false");
-    }
-  }
-  if (n["fallback"].IsDefined()) {
-    try {
-      s.fallback = n["fallback"].as<bool>();
-    } catch (const YAML::Exception&) {
-      problem(file, n["fallback"], "'fallback' must be true or false");
-    }
-  }
+  read_scalar(file, n, "keyless", s.keyless, "true or false");
+  read_scalar(file, n, "fallback", s.fallback, "true or false");
   read_string(file, n, "no_fallback", s.no_fallback, false);
   read_string_list(file, n, "source", s.sources);
   if (s.sources.empty()) problem(s.where, "signature '" + s.id + "' names no source for its wording");
@@ -419,13 +417,7 @@ void KnowledgeBaseLoader::load_signature(const std::string& file, const YAML::No
       problem(s.where, "signature '" + s.id + "' has an invalid key '" + k + "'");
     }
   }
-  if (n["priority"].IsDefined()) {
-    try {
-      s.priority = n["priority"].as<int>();
-    } catch (const YAML::Exception&) {
-      problem(file, n["priority"], "'priority' must be an integer");
-    }
-  }
+  read_scalar(file, n, "priority", s.priority, "an integer");
   read_string(file, n, "title", s.title, true);
   read_string(file, n, "diagnosis", s.diagnosis, true);
   std::string confidence;
