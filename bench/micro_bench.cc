@@ -83,6 +83,42 @@ void BM_Render(benchmark::State& state) {
 }
 BENCHMARK(BM_Render);
 
+// Issue 11, case 13: the whole path (parse + match) on a normal 713904 line
+// and on the worst case, `%ASA-5-713904: ` repeated 4,000 times (60 kB, no
+// pattern matches). Bytes/s of the two give the per-byte cost ratio.
+const std::string& worst_713904_line() {
+  static const std::string line = [] {
+    std::string s;
+    for (int i = 0; i < 4000; ++i) s += "%ASA-5-713904: ";
+    return s;
+  }();
+  return line;
+}
+
+void match_line_bytes(benchmark::State& state, const std::string& line) {
+  const Matcher m(kb());
+  Fields f;
+  ParseOptions options;
+  options.max_line_bytes = 64 * 1024;
+  for (auto _ : state) {
+    const LogRecord r = parse_line(line, options);
+    benchmark::DoNotOptimize(m.match(r, f));
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(line.size()));
+}
+
+void BM_Match713904Normal(benchmark::State& state) {
+  match_line_bytes(state,
+                   "<165>Nov 26 2026 09:20:11 hq-asa : %ASA-5-713904: IP = 203.0.113.9, Received an un-encrypted "
+                   "NO_PROPOSAL_CHOSEN notify message, drop");
+}
+BENCHMARK(BM_Match713904Normal);
+
+void BM_Match713904WorstCase(benchmark::State& state) {
+  match_line_bytes(state, worst_713904_line());
+}
+BENCHMARK(BM_Match713904WorstCase);
+
 // Every header form of docs/design, parsed in turn.
 const std::vector<std::string>& header_forms() {
   static const std::vector<std::string> lines = {

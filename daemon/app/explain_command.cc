@@ -19,12 +19,20 @@ void print_commands(std::ostream& out, const PlatformCommands& commands, std::st
   }
 }
 
+// Commands grouped by platform and software version: "asa 8.4+:" then the commands.
+void print_groups(std::ostream& out, const std::vector<CommandGroup>& groups, std::string_view indent) {
+  for (const auto& g : groups) {
+    out << indent << g.platform << (g.versions.empty() ? "" : " " + g.versions) << ":\n";
+    for (const auto& c : g.commands) out << indent << "  " << c << '\n';
+  }
+}
+
 void print_section(std::ostream& out, const Section& s) {
   out << s.slug << ": " << s.title << "\n\n" << s.summary << "\n\nSteps:\n";
   int n = 0;
   for (const Step& step : s.steps) {
     out << "  " << ++n << ". " << step.text << '\n';
-    print_commands(out, step.commands, "       ");
+    print_groups(out, step.groups, "       ");
   }
   if (!s.verify.empty()) {
     out << "Verify:\n";

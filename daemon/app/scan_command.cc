@@ -462,11 +462,12 @@ int run_scan(const ScanOptions& options, std::ostream& out, std::ostream& err) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const LineStats& l = stats.lines;
     err << fmt::format(
-        "lines read: {}\ndiagnosed: {}\nrecognised, not diagnoses (clearing, observed): {}\nunknown keys: {}\n"
-        "keyless, undiagnosed: {}\ntruncated: {}\ncorrelated records: {}\nincidents: {}\ninputs failed: {}\n"
-        "bytes: {}\nseconds: {:.3f}\nlines/s: {:.0f}\n",
-        l.lines, l.diagnosed, l.recognised - l.diagnosed, l.unknown_keys, l.keyless, l.truncated, ordered.correlated(),
-        ordered.incidents(), stats.failed_inputs, stats.bytes, secs,
+        "lines read: {}\ndiagnosed: {}\nfallback (wording not recognised): {}\n"
+        "recognised, not diagnoses (clearing, observed): {}\nunknown keys: {}\nkeyless, undiagnosed: {}\n"
+        "truncated: {}\ncorrelated records: {}\nincidents: {}\ninputs failed: {}\nbytes: {}\nseconds: {:.3f}\n"
+        "lines/s: {:.0f}\n",
+        l.lines, l.diagnosed, l.fallback, l.recognised - l.diagnosed, l.unknown_keys, l.keyless, l.truncated,
+        ordered.correlated(), ordered.incidents(), stats.failed_inputs, stats.bytes, secs,
         secs > 0 ? static_cast<double>(l.lines) / secs : 0.0);
   }
   if (!write_error.empty()) {

@@ -45,8 +45,52 @@ LoadResult failure(const std::filesystem::path& where, std::string message) {
   return r;
 }
 
+// "" when `source` names a known kind (and a detail where the kind needs one).
+std::string source_problem(std::string_view source) {
+  const std::size_t colon = source.find(':');
+  std::string_view kind = source.substr(0, colon);
+  std::string_view detail = colon == std::string_view::npos ? std::string_view() : source.substr(colon + 1);
+  while (!detail.empty() && detail.front() == ' ') detail.remove_prefix(1);
+  if (std::find(std::begin(kSourceKinds), std::end(kSourceKinds), kind) == std::end(kSourceKinds)) {
+    return "unknown source kind '" + std::string(kind) +
+           "' (message-guide, troubleshooting-guide, public-fixture: PROJECT/FILE, public-log: WHERE)";
+  }
+  if ((kind == "public-fixture" || kind == "public-log") && detail.empty()) {
+    return "a " + std::string(kind) + " source must say where (public-fixture: PROJECT/FILE, public-log: WHERE)";
+  }
+  return "";
+}
+
+std::shared_ptr<RE2> compile_pattern(const std::string& pattern) {
+  RE2::Options options;
+  // Byte-oriented matching: log lines may hold invalid UTF-8, and '.' must
+  // still cross it. Pattern literals are matched byte for byte either way.
+  options.set_encoding(RE2::Options::EncodingLatin1);
+  options.set_log_errors(false);
+  return std::make_shared<RE2>(pattern, options);
+}
+
 bool known_platform(std::string_view p) {
   return std::find(std::begin(kPlatforms), std::end(kPlatforms), p) != std::end(kPlatforms);
+}
+
+// "8", "8.4", "6.x" -> true (a release number, optionally ending in ".x").
+bool release(std::string_view v) {
+  if (v.empty() || v.front() == '.' || v.back() == '.') return false;
+  if (v.size() > 2 && v.substr(v.size() - 2) == ".x") v.remove_suffix(2);
+  return std::all_of(v.begin(), v.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.' || c == '('; }) &&
+         v.find("..") == std::string_view::npos;
+}
+
+// A version range: "<8.3", "8.3", "8.4+", "6.x", "12.4-15.1".
+bool valid_versions(std::string_view v) {
+  if (v.empty()) return false;
+  if (v.front() == '<') return release(v.substr(1));
+  if (v.back() == '+') return release(v.substr(0, v.size() - 1));
+  if (const auto dash = v.find('-'); dash != std::string_view::npos) {
+    return release(v.substr(0, dash)) && release(v.substr(dash + 1));
+  }
+  return release(v);
 }
 
 }  // namespace
@@ -67,6 +111,26 @@ std::string_view to_string(Confidence c) {
       return "low";
   }
   return "medium";
+}
+
+std::vector<CommandGroup> Section::command_groups() const {
+  std::vector<CommandGroup> out;
+  for (std::string_view platform : kPlatforms) {
+    for (const Step& step : steps) {
+      for (const CommandGroup& g : step.groups) {
+        if (g.platform != platform) continue;
+        auto it = std::find_if(out.begin(), out.end(), [&](const CommandGroup& o) {
+          return o.platform == g.platform && o.versions == g.versions;
+        });
+        if (it == out.end()) {
+          out.push_back(g);
+        } else {
+          it->commands.insert(it->commands.end(), g.commands.begin(), g.commands.end());
+        }
+      }
+    }
+  }
+  return out;
 }
 
 PlatformCommands Section::all_commands() const {
@@ -200,7 +264,8 @@ bool KnowledgeBaseLoader::read_string_list(const std::string& file, const YAML::
   return true;
 }
 
-bool KnowledgeBaseLoader::read_platforms(const std::string& file, const YAML::Node& n, PlatformCommands& out) {
+bool KnowledgeBaseLoader::read_platforms(const std::string& file, const YAML::Node& n, PlatformCommands& out,
+                                         std::vector<CommandGroup>* groups) {
   if (!n.IsDefined() || n.IsNull()) return true;
   if (!n.IsMap()) {
     problem(file, n, "commands must map a platform to a list of commands");
@@ -208,9 +273,18 @@ bool KnowledgeBaseLoader::read_platforms(const std::string& file, const YAML::No
   }
   std::map<std::string, std::vector<std::string>> by_platform;
   for (const auto& kv : n) {
-    const std::string platform = kv.first.Scalar();
+    const std::string key = kv.first.Scalar();
+    const std::size_t space = key.find(' ');
+    const std::string platform = key.substr(0, space);
+    std::string versions = space == std::string::npos ? std::string() : key.substr(space + 1);
+    while (!versions.empty() && versions.front() == ' ') versions.erase(0, 1);
     if (!known_platform(platform)) {
-      problem(file, kv.first, "unknown platform '" + platform + "' (asa, ios, vpn-client, anyconnect, vpn3000)");
+      problem(file, kv.first, "unknown platform '" + platform + "' (asa, ios, vpn-client, anyconnect, vpn3000, pix)");
+      continue;
+    }
+    if (!versions.empty() && !valid_versions(versions)) {
+      problem(file, kv.first,
+              "bad version range '" + versions + "' for " + platform + " (<8.3, 8.3, 8.4+, 6.x, 12.4-15.1)");
       continue;
     }
     std::vector<std::string> cmds;
@@ -227,7 +301,9 @@ bool KnowledgeBaseLoader::read_platforms(const std::string& file, const YAML::No
     } else {
       problem(file, kv.second, "commands for '" + platform + "' must be a list of strings");
     }
-    by_platform[platform] = std::move(cmds);
+    if (groups != nullptr) groups->push_back({platform, versions, cmds});
+    auto& all = by_platform[platform];
+    all.insert(all.end(), cmds.begin(), cmds.end());
   }
   for (std::string_view p : kPlatforms) {
     auto it = by_platform.find(std::string(p));
@@ -294,7 +370,7 @@ void KnowledgeBaseLoader::load_section(const std::string& file, const YAML::Node
       } else if (st.IsMap()) {
         check_unknown_keys(file, st, {"text", "commands"}, "step");
         read_string(file, st, "text", step.text, true);
-        read_platforms(file, st["commands"], step.commands);
+        read_platforms(file, st["commands"], step.commands, &step.groups);
       } else {
         problem(file, st, "a step is a string or a mapping with text and commands");
         continue;
@@ -313,20 +389,24 @@ void KnowledgeBaseLoader::load_signature(const std::string& file, const YAML::No
     problem(file, n, "a signature must be a mapping");
     return;
   }
-  check_unknown_keys(file, n,
-                     {"id", "keys", "keyless", "pattern", "priority", "title", "diagnosis", "confidence", "sections",
-                      "examples", "counter_examples", "role", "clears", "incident"},
-                     "signature");
+  check_unknown_keys(
+      file, n,
+      {"id", "keys", "keyless", "fallback", "no_fallback", "source", "pattern", "priority", "title", "diagnosis",
+       "confidence", "sections", "examples", "counter_examples", "role", "clears", "incident"},
+      "signature");
   Signature s;
   s.where = {file, n.Mark().line + 1};
   read_string(file, n, "id", s.id, true);
   if (!s.id.empty() && !valid_id(s.id)) problem(s.where, "signature id '" + s.id + "' must match [a-z0-9-]+");
   read_string_list(file, n, "keys", s.keys);
-  if (n["keyless"].IsDefined()) {
-    try {
-      s.keyless = n["keyless"].as<bool>();
-    } catch (const YAML::Exception&) {
-      problem(file, n["keyless"], "'keyless' must be true or false");
+  read_scalar(file, n, "keyless", s.keyless, "true or false");
+  read_scalar(file, n, "fallback", s.fallback, "true or false");
+  read_string(file, n, "no_fallback", s.no_fallback, false);
+  read_string_list(file, n, "source", s.sources);
+  if (s.sources.empty()) problem(s.where, "signature '" + s.id + "' names no source for its wording");
+  for (const auto& src : s.sources) {
+    if (const std::string why = source_problem(src); !why.empty()) {
+      problem(file, n["source"], "signature '" + s.id + "': " + why);
     }
   }
   if (s.keyless == !s.keys.empty()) {
@@ -337,13 +417,7 @@ void KnowledgeBaseLoader::load_signature(const std::string& file, const YAML::No
       problem(s.where, "signature '" + s.id + "' has an invalid key '" + k + "'");
     }
   }
-  if (n["priority"].IsDefined()) {
-    try {
-      s.priority = n["priority"].as<int>();
-    } catch (const YAML::Exception&) {
-      problem(file, n["priority"], "'priority' must be an integer");
-    }
-  }
+  read_scalar(file, n, "priority", s.priority, "an integer");
   std::string role;
   if (read_string(file, n, "role", role, false)) {
     if (role == "clear") {
@@ -358,10 +432,17 @@ void KnowledgeBaseLoader::load_signature(const std::string& file, const YAML::No
   read_string_list(file, n, "clears", s.clears);
   if (s.role == Role::clear && s.clears.empty()) problem(s.where, "clearing signature '" + s.id + "' clears nothing");
   if (s.role != Role::clear && !s.clears.empty()) problem(s.where, "only a role: clear signature clears incidents");
+  if (s.fallback && !diagnoses) problem(s.where, "fallback '" + s.id + "' must be a diagnosis");
   read_string(file, n, "incident", s.incident, false);
   read_string(file, n, "title", s.title, true);
   read_string(file, n, "diagnosis", s.diagnosis, diagnoses);
   read_confidence(file, n, s.confidence, diagnoses);
+  if (s.fallback && s.keyless)
+    problem(s.where, "fallback '" + s.id + "' needs keys: a fallback belongs to message ids");
+  if (s.fallback && s.confidence != Confidence::low) {
+    problem(file, n["confidence"], "fallback '" + s.id + "' must have confidence low");
+  }
+  if (s.fallback && !s.no_fallback.empty()) problem(s.where, "fallback '" + s.id + "' cannot have no_fallback");
   read_string_list(file, n, "sections", s.sections);
   if (s.sections.empty() && diagnoses) problem(s.where, "signature '" + s.id + "' points to no section");
   for (const auto& slug : s.sections) {
@@ -369,13 +450,9 @@ void KnowledgeBaseLoader::load_signature(const std::string& file, const YAML::No
       problem(file, n["sections"], "signature '" + s.id + "' points to unknown section '" + slug + "'");
     }
   }
-  if (read_string(file, n, "pattern", s.pattern, true)) {
-    RE2::Options options;
-    // Byte-oriented matching: log lines may hold invalid UTF-8, and '.' must
-    // still cross it. Pattern literals are matched byte for byte either way.
-    options.set_encoding(RE2::Options::EncodingLatin1);
-    options.set_log_errors(false);
-    auto re = std::make_shared<RE2>(s.pattern, options);
+  // A fallback without a pattern takes any text of its keys.
+  if (read_string(file, n, "pattern", s.pattern, !s.fallback) || s.fallback) {
+    auto re = compile_pattern(s.pattern);
     if (!re->ok()) {
       problem(file, n["pattern"], "signature '" + s.id + "': bad pattern: " + re->error());
     } else {
@@ -497,11 +574,65 @@ void KnowledgeBaseLoader::cross_check() {
       problem({(dir_ / "catalogue.tsv").string(), 0}, "catalogue slug '" + c.slug + "' has no section entry");
   }
   std::map<std::string, SourceLocation> ids;
+  std::map<std::string, const Signature*> fallback_of;
   for (const Signature& s : kb_->signatures_) {
+    if (s.fallback) {
+      for (const auto& k : s.keys) {
+        auto [it, inserted] = fallback_of.emplace(k, &s);
+        if (!inserted) {
+          problem(s.where, "message id '" + k + "' has a second fallback ('" + s.id + "'; first '" + it->second->id +
+                               "' at " + it->second->where.to_string() + ")");
+        }
+      }
+    }
     if (s.id.empty()) continue;
     auto [it, inserted] = ids.emplace(s.id, s.where);
     if (!inserted) problem(s.where, "duplicate signature id '" + s.id + "' (first at " + it->second.to_string() + ")");
   }
+}
+
+void KnowledgeBaseLoader::synthesize_fallbacks() {
+  // Keys of VPN Client and VPN 3000 header lines (IKE/0xE3000056, AUTH/5) get
+  // none: their header alone must yield nothing (the text line is diagnosed).
+  std::map<std::string, int> signatures_of;  // non-fallback signatures per key
+  std::set<std::string> explicit_fallback;
+  for (const Signature& s : kb_->signatures_) {
+    for (const auto& k : s.keys) {
+      if (s.fallback) {
+        explicit_fallback.insert(k);
+      } else {
+        ++signatures_of[k];
+      }
+    }
+  }
+  std::vector<Signature> made;
+  for (const Signature& s : kb_->signatures_) {
+    if (s.fallback || s.keyless || !s.no_fallback.empty() || !s.regex) continue;
+    Signature f;
+    for (const auto& k : s.keys) {
+      if (k.find('/') == std::string::npos && !explicit_fallback.count(k) && signatures_of[k] == 1) f.keys.push_back(k);
+    }
+    if (f.keys.empty()) continue;
+    f.id = s.id + "-fallback";
+    f.fallback = true;
+    f.synthesized = true;
+    f.sources = s.sources;
+    f.title = s.title + " (by message id)";
+    f.diagnosis =
+        "The wording of this message was not recognised (another software version may word it differently), so this "
+        "diagnosis goes by its message id alone. " +
+        s.diagnosis;
+    f.confidence = Confidence::low;
+    f.sections = s.sections;
+    f.role = s.role;  // a clearing message reworded still clears
+    f.clears = s.clears;
+    f.incident = s.incident;
+    f.where = s.where;
+    f.regex = compile_pattern("");
+    f.group_names.assign(1, "");
+    made.push_back(std::move(f));
+  }
+  for (auto& f : made) kb_->signatures_.push_back(std::move(f));
 }
 
 void KnowledgeBaseLoader::run_examples(const std::shared_ptr<const KnowledgeBase>& kb) {
@@ -513,10 +644,12 @@ void KnowledgeBaseLoader::run_examples(const std::shared_ptr<const KnowledgeBase
       const LogRecord r = parse_line(ex.line);
       const Signature* got = matcher.match(r, fields);
       if (got != &s) {
-        problem(ex.where, "example of '" + s.id + "' " +
-                              (got ? "is matched by '" + got->id + "' instead" : std::string("does not match")) +
-                              " (key '" + std::string(r.key()) + "', text '" + std::string(r.text.substr(0, 120)) +
-                              "')");
+        const std::string what = got == nullptr ? std::string("does not match")
+                                 : got->fallback && !s.fallback
+                                     ? "does not match (only the id's fallback '" + got->id + "' does)"
+                                     : "is matched by '" + got->id + "' instead";
+        problem(ex.where, "example of '" + s.id + "' " + what + " (key '" + std::string(r.key()) + "', text '" +
+                              std::string(r.text.substr(0, 120)) + "')");
         continue;
       }
       std::vector<std::pair<std::string, std::string>> actual;
@@ -556,6 +689,7 @@ LoadResult KnowledgeBaseLoader::load() {
   std::sort(files.begin(), files.end());
   for (const auto& f : files) load_file(f);
   cross_check();
+  synthesize_fallbacks();
   for (std::size_t i = 0; i < kb_->signatures_.size(); ++i) kb_->signatures_[i].order = static_cast<int>(i);
   kb_->directory_ = dir_;
   char buf[17];

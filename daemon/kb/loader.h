@@ -43,8 +43,20 @@ class KnowledgeBaseLoader {
   bool read_string(const std::string& file, const YAML::Node& n, const char* key, std::string& out, bool required);
   void read_confidence(const std::string& file, const YAML::Node& n, Confidence& out, bool required);
   bool read_string_list(const std::string& file, const YAML::Node& n, const char* key, std::vector<std::string>& out);
-  bool read_platforms(const std::string& file, const YAML::Node& n, PlatformCommands& out);
+  // An optional scalar of type T; a value that is not one is a problem ("'KEY' must be WHAT").
+  template <class T>
+  void read_scalar(const std::string& file, const YAML::Node& n, const char* key, T& out, const char* what) {
+    if (!n[key].IsDefined()) return;
+    try {
+      out = n[key].as<T>();
+    } catch (const YAML::Exception&) {
+      problem(file, n[key], std::string("'") + key + "' must be " + what);
+    }
+  }
+  bool read_platforms(const std::string& file, const YAML::Node& n, PlatformCommands& out,
+                      std::vector<CommandGroup>* groups = nullptr);
   void cross_check();
+  void synthesize_fallbacks();
   // Correlation rules and incident groups (rules.cc).
   void load_rule(const std::string& file, const YAML::Node& n);
   void load_incident_groups(const std::string& file, const YAML::Node& n);

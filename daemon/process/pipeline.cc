@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "tunneldoc/parse.h"
 
@@ -17,6 +18,7 @@ void LineStats::add(const LineStats& o) {
   unknown_keys += o.unknown_keys;
   keyless += o.keyless;
   truncated += o.truncated;
+  fallback += o.fallback;
 }
 
 // ------------------------------------------------------------ Recognizer
@@ -45,9 +47,11 @@ const Signature* Recognizer::recognize(std::string_view message, const Origin& o
     } else {
       ++stats->recognised;
       stats->diagnosed += sig->role == Role::diagnosis;
+      stats->fallback += sig->fallback;
     }
   }
   if (sig == nullptr) return nullptr;
+  key_.assign(record.key());
 
   std::string_view source = origin.source;
   std::string_view host = origin.host;
@@ -164,10 +168,17 @@ struct Engine {
     for (const Signature& s : kb->signatures()) {
       matches.push_back(&metrics.counter("tunneldoc_signature_matches_total", "Messages recognised, per signature",
                                          {{"signature", s.id}}));
+      if (!s.fallback) continue;
+      for (const auto& key : s.keys) {
+        fallbacks[key] =
+            &metrics.counter("tunneldoc_fallback_diagnoses_total",
+                             "Diagnoses by a message id's fallback: wording not recognised", {{"message_id", key}});
+      }
     }
   }
   std::shared_ptr<const Matcher> matcher;
-  std::vector<Counter*> matches;  // index = position in kb().signatures()
+  std::vector<Counter*> matches;                        // index = position in kb().signatures()
+  std::unordered_map<std::string, Counter*> fallbacks;  // by message key: wording drift in production
 };
 
 namespace {
@@ -250,6 +261,9 @@ void Pipeline::Worker::process(std::string_view message, const Origin& origin, b
   const auto& sigs = engine_->matcher->kb().signatures();
   const auto index = static_cast<std::size_t>(sig - sigs.data());
   if (index < engine_->matches.size()) engine_->matches[index]->inc();
+  if (sig->fallback) {
+    if (auto it = engine_->fallbacks.find(recognizer_->key()); it != engine_->fallbacks.end()) it->second->inc();
+  }
   if (sig->role == Role::diagnosis) pipeline_.diagnoses_.inc();
   outputs_.clear();
   pipeline_.correlator_.process(std::move(event_), outputs_);

@@ -18,6 +18,17 @@ json platform_json(const PlatformCommands& commands) {
   return out;
 }
 
+// [{"platform":"asa","versions":"8.4+","commands":[...]}], "versions" null for all.
+json command_groups_json(const std::vector<CommandGroup>& groups) {
+  json out = json::array();
+  for (const auto& g : groups) {
+    out.push_back(json{{"platform", g.platform},
+                       {"versions", g.versions.empty() ? json(nullptr) : json(g.versions)},
+                       {"commands", g.commands}});
+  }
+  return out;
+}
+
 std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -59,6 +70,7 @@ nlohmann::ordered_json section_json(const Section& s) {
               {"summary", s.summary},
               {"steps", steps},
               {"commands", platform_json(s.all_commands())},
+              {"command_groups", command_groups_json(s.command_groups())},  // by software version
               {"verify", platform_json(s.verify)},
               {"caution", s.caution ? json(*s.caution) : json(nullptr)},
               {"related", related}};

@@ -22,7 +22,17 @@ namespace tunneldoc {
 
 // Command lists per platform, in the fixed platform order of kPlatforms.
 using PlatformCommands = std::vector<std::pair<std::string, std::vector<std::string>>>;
-inline constexpr std::string_view kPlatforms[] = {"asa", "ios", "vpn-client", "anyconnect", "vpn3000"};
+inline constexpr std::string_view kPlatforms[] = {"asa", "ios", "vpn-client", "anyconnect", "vpn3000", "pix"};
+
+// Commands of one platform for one software version range, as written in the
+// YAML key "PLATFORM [VERSIONS]": "asa <8.3", "asa 8.3", "asa 8.4+", "pix 6.x",
+// "ios 12.4-15.1" ("" versions: every version). Commands that differ between
+// releases are labelled so that a copied sequence runs on one version.
+struct CommandGroup {
+  std::string platform;
+  std::string versions;  // as written; "" for all versions
+  std::vector<std::string> commands;
+};
 
 struct SourceLocation {
   std::string file;
@@ -32,7 +42,8 @@ struct SourceLocation {
 
 struct Step {
   std::string text;
-  PlatformCommands commands;
+  PlatformCommands commands;         // per platform, every version (the record's `commands`)
+  std::vector<CommandGroup> groups;  // the same commands with their version labels, YAML order
 };
 
 struct Section {
@@ -47,6 +58,9 @@ struct Section {
 
   // Every step's commands per platform, in step order.
   PlatformCommands all_commands() const;
+  // Every step's commands grouped by platform and version range (platform order,
+  // then first appearance), for the record's `command_groups`.
+  std::vector<CommandGroup> command_groups() const;
 };
 
 enum class Confidence { high, medium, low };
@@ -65,11 +79,29 @@ enum class Role {
   observe,    // a fact that only correlation rules use (a show-output counter, a header line)
 };
 std::string_view to_string(Role r);
+// Where a signature's wording comes from (validated at load): "message-guide"
+// (Cisco's syslog message guides), "troubleshooting-guide" (the seed document),
+// "public-fixture: PROJECT/FILE" (a log parser's test data), "public-log: WHERE"
+// (a line quoted in a public post); each may carry ": DETAIL", which the last
+// two require.
+inline constexpr std::string_view kSourceKinds[] = {"message-guide", "troubleshooting-guide", "public-fixture",
+                                                    "public-log"};
 
 struct Signature {
   std::string id;
   std::vector<std::string> keys;  // empty when keyless
   bool keyless = false;
+  // The message id is the primary key: a fallback signature applies to a line
+  // of one of its keys when no other signature of that key matches. Its
+  // pattern is optional (empty: any text); besides its own named groups it
+  // yields peer_ip, group and user from a lenient extraction. Confidence low.
+  bool fallback = false;
+  // A fallback the loader made for an id that has exactly one signature and no
+  // explicit fallback: the same title and sections, confidence low, and a
+  // diagnosis that says the wording was not recognised. Its id is "<id>-fallback".
+  bool synthesized = false;
+  std::string no_fallback;           // why this signature's keys get no implicit fallback ("" : they do)
+  std::vector<std::string> sources;  // where the wording comes from (kSourceKinds)
   std::string pattern;
   int priority = 0;
   std::string title;

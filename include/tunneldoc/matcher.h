@@ -5,6 +5,11 @@
 // and safe to call from many threads at once (each with its own Fields). The
 // Matcher keeps its KnowledgeBase alive. A line whose key no signature uses
 // costs one bitmap test or hash lookup and allocates nothing.
+//
+// A key's signatures are tried in priority order, its fallback (if any) last.
+// When a key has several signatures, one RE2::Set of their patterns scans the
+// text once and only the signatures it reports run with captures, so the cost
+// of a line is linear in its length whatever the number of signatures.
 #pragma once
 
 #include <cstdint>
@@ -45,7 +50,9 @@ class Matcher {
 
  private:
   struct Range {
-    std::uint32_t begin = 0, end = 0;  // into by_key_
+    std::uint32_t begin = 0, end = 0;  // into by_key_; a fallback is the last one
+    std::int32_t set = -1;             // into key_sets_, for the non-fallback signatures; -1: none
+    bool has_fallback = false;
   };
   struct StringHash {
     using is_transparent = void;
@@ -53,6 +60,10 @@ class Matcher {
   };
 
   bool run(const Signature& sig, std::string_view text, Fields& fields) const;
+  const Signature* match_range(const Range& range, std::string_view text, Fields& fields) const;
+  // peer_ip, group and user from the usual tag forms (`IP = a`, `Group <g>`,
+  // `Username:u`, `Remote:a:port`), for fallbacks; only names not yet in `fields`.
+  void lenient_fields(std::string_view text, Fields& fields) const;
 
   std::shared_ptr<const KnowledgeBase> kb_;
   std::vector<std::uint64_t> numeric_bits_;  // bit per ASA id < kNumericLimit
@@ -63,6 +74,9 @@ class Matcher {
   std::vector<const Signature*> keyless_;  // index = RE2::Set pattern index
   struct KeylessSet;                       // wraps re2::RE2::Set, which cannot be forward-declared
   std::unique_ptr<KeylessSet> keyless_set_;
+  std::vector<std::unique_ptr<KeylessSet>> key_sets_;  // index = Range::set
+  struct Lenient;                                      // the lenient extraction's patterns
+  std::unique_ptr<Lenient> lenient_;
 };
 
 }  // namespace tunneldoc

@@ -51,6 +51,7 @@ struct Origin {
 // Per-line counters of the recognise step (scan --stats).
 struct LineStats {
   std::uint64_t lines = 0, recognised = 0, diagnosed = 0, unknown_keys = 0, keyless = 0, truncated = 0;
+  std::uint64_t fallback = 0;  // diagnosed by a message id's fallback: a wording no pattern knows
   void add(const LineStats& o);
 };
 
@@ -77,9 +78,12 @@ class Recognizer {
                              Event& event, LineStats* stats = nullptr);
 
   const Matcher& matcher() const { return *matcher_; }
+  // The message key ("713904") of the last message recognised.
+  const std::string& key() const { return key_; }
 
  private:
   std::shared_ptr<const Matcher> matcher_;
+  std::string key_;
   int year_;
   Fields fields_;
   std::string source_, host_;

@@ -16,13 +16,13 @@ namespace tunneldoc {
 // The event time as written in the header. Fields the header did not carry
 // stay at their "unknown" values (year 0, no offset).
 struct EventTime {
-  int year = 0;       // 0: the header had no year (classic BSD syslog)
-  int month = 0;      // 1..12; 0 when there is no timestamp at all
+  int year = 0;   // 0: the header had no year (classic BSD syslog)
+  int month = 0;  // 1..12; 0 when there is no timestamp at all
   int day = 0;
   int hour = 0;
   int minute = 0;
   int second = 0;
-  int millis = -1;    // -1: no fractional seconds
+  int millis = -1;  // -1: no fractional seconds
   bool has_offset = false;
   int offset_minutes = 0;  // east of UTC, valid when has_offset
 
@@ -47,16 +47,16 @@ enum class HeaderForm : std::uint8_t {
 };
 
 struct LogRecord {
-  std::string_view line;        // the whole line, without CR/LF, cut at the maximum
+  std::string_view line;  // the whole line, without CR/LF, cut at the maximum
   EventTime time;
-  std::string_view host;        // device-id or relay host name; empty if none
-  std::string_view message_id;  // as written: "ASA-5-713904", "CRYPTO-4-IKMP_NO_SA", "713903"
+  std::string_view host;          // device-id or relay host name; empty if none
+  std::string_view message_id;    // as written: "ASA-5-713904", "CRYPTO-4-IKMP_NO_SA", "713903"
   std::uint32_t numeric_key = 0;  // the ASA id as a number (0 when the key is not numeric)
-  std::string_view text;        // the message text the signatures see
-  int severity = -1;            // 0..7, -1 when unknown
-  int facility = -1;            // from <PRI>, -1 when absent
+  std::string_view text;          // the message text the signatures see
+  int severity = -1;              // 0..7, -1 when unknown
+  int facility = -1;              // from <PRI>, -1 when absent
   HeaderForm form = HeaderForm::none;
-  bool truncated = false;       // the input line was longer than the maximum and was cut
+  bool truncated = false;  // the input line was longer than the maximum and was cut
 
   // Lookup key: "713904", "CRYPTO-IKMP_NO_SA", "IKE/0xE3000056", "AUTH/5"; empty
   // when the line has none. Held inline because the IOS key ("CRYPTO-IKMP_NO_SA")

@@ -120,6 +120,31 @@ TEST_CASE("the pipeline diagnoses, names the source, and falls back to the sende
         std::string::npos);
 }
 
+TEST_CASE("diagnoses by an id's fallback are counted per message id", "[pipeline][fallback]") {
+  MetricsRegistry metrics;
+  MemorySink sink(metrics);
+  PipelineOptions options;
+  options.year = 2026;
+  Pipeline pipeline(kb(), sink.router(), metrics, options);
+  Origin tcp;
+  tcp.source = "tcp:192.0.2.1:514";
+  pipeline.process(kLine, tcp);  // a known wording: not a fallback
+  pipeline.process(
+      "%ASA-4-750003: Local:198.51.100.1:500 Remote:203.0.113.9:500 Username:branch-7 IKEv2 "
+      "Negotiation aborted due to ERROR: a reason of a future release",
+      tcp);
+  pipeline.process(
+      "%FTD-4-750003: Local:198.51.100.1:500 Remote:203.0.113.9:500 Username:branch-7 IKEv2 "
+      "Negotiation aborted due to ERROR: another new reason",
+      tcp);
+  pipeline.process("%ASA-4-713903: IP = 203.0.113.9, Error: a new failure text", tcp);
+  REQUIRE(sink.records().size() == 4);
+  const std::string text = metrics.render();
+  CHECK(text.find("tunneldoc_fallback_diagnoses_total{message_id=\"750003\"} 2\n") != std::string::npos);
+  CHECK(text.find("tunneldoc_fallback_diagnoses_total{message_id=\"713903\"} 1\n") != std::string::npos);
+  CHECK(text.find("tunneldoc_fallback_diagnoses_total{message_id=\"713904\"} 0\n") != std::string::npos);
+}
+
 TEST_CASE("knowledge-base swaps while workers run lose no message", "[pipeline]") {
   MetricsRegistry metrics;
   MemorySink sink(metrics);

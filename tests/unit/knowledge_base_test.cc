@@ -1,10 +1,9 @@
 // The loader validates everything and reports every problem with file and line.
-#include <catch2/catch.hpp>
+#include "tunneldoc/knowledge_base.h"
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <string>
-
-#include "tunneldoc/knowledge_base.h"
 
 using tunneldoc::load_knowledge_base;
 
@@ -25,7 +24,16 @@ TEST_CASE("a valid knowledge base loads", "[kb]") {
   REQUIRE(r.ok());
   const auto& kb = *r.kb;
   CHECK(kb.sections().size() == 2);
-  CHECK(kb.signatures().size() == 5);
+  // Five from the YAML, and the implicit fallback of CRYPTO-IKMP_NO_SA (the
+  // only key with exactly one signature; 713904 has two and no fallback).
+  CHECK(kb.signatures().size() == 6);
+  const auto* implicit = kb.find_signature("ikmp-no-sa-fallback");
+  REQUIRE(implicit != nullptr);
+  CHECK(implicit->fallback);
+  CHECK(implicit->synthesized);
+  CHECK(implicit->confidence == tunneldoc::Confidence::low);
+  CHECK(implicit->keys == std::vector<std::string>{"CRYPTO-IKMP_NO_SA"});
+  CHECK(implicit->sections == kb.find_signature("ikmp-no-sa")->sections);
   CHECK(kb.version().size() == 12);
   const auto* psk = kb.find_section("psk-mismatch");
   REQUIRE(psk != nullptr);
@@ -58,7 +66,14 @@ TEST_CASE("every problem of a broken knowledge base is reported with file and li
   CHECK(has_problem(r, "examples.yaml", "does not match"));
   CHECK(has_problem(r, "examples.yaml", "yields fields { peer_ip=1.2.3.4 } but expects { peer_ip=9.9.9.9 }"));
   CHECK(has_problem(r, "syntax.yaml", "YAML syntax error"));
-  CHECK(r.problems.size() >= 8);
+  CHECK(has_problem(r, "signatures.yaml", "signature 'no-source' names no source for its wording"));
+  CHECK(has_problem(r, "signatures.yaml", "unknown source kind 'my memory'"));
+  CHECK(has_problem(r, "signatures.yaml", "a public-fixture source must say where"));
+  CHECK(has_problem(r, "signatures.yaml", "fallback 'sure-fallback' must have confidence low"));
+  CHECK(has_problem(r, "signatures.yaml", "message id '713042' has a second fallback ('second-fallback'"));
+  CHECK(has_problem(r, "signatures.yaml", "fallback 'keyless-fallback' needs keys"));
+  CHECK(has_problem(r, "sections.yaml", "bad version range 'eight' for asa"));
+  CHECK(r.problems.size() >= 15);
 }
 
 TEST_CASE("a missing directory or catalogue is a problem, not a crash", "[kb][bad-input]") {
@@ -66,8 +81,7 @@ TEST_CASE("a missing directory or catalogue is a problem, not a crash", "[kb][ba
   CHECK_FALSE(load_knowledge_base(kData + "..").ok());  // tests/ has no catalogue.tsv
 }
 
-TEST_CASE("the shipped knowledge base loads, covers every catalogue slug, and loads quickly enough to matter",
-          "[kb]") {
+TEST_CASE("the shipped knowledge base loads, covers every catalogue slug, and loads quickly enough to matter", "[kb]") {
   const auto r = load_knowledge_base(TUNNELDOC_SIGNATURE_DIR);
   for (const auto& p : r.problems) INFO(p.to_string());
   REQUIRE(r.ok());
@@ -75,5 +89,37 @@ TEST_CASE("the shipped knowledge base loads, covers every catalogue slug, and lo
   for (const auto& c : r.kb->catalogue()) {
     INFO(c.slug);
     CHECK(r.kb->find_section(c.slug) != nullptr);
+  }
+}
+
+TEST_CASE("commands that differ between releases are grouped by version range", "[kb][versions]") {
+  const auto r = load_knowledge_base(TUNNELDOC_SIGNATURE_DIR);
+  REQUIRE(r.ok());
+  const auto* ts = r.kb->find_section("transform-set");
+  REQUIRE(ts != nullptr);
+  const auto groups = ts->command_groups();
+  auto find = [&](const std::string& platform, const std::string& versions) -> const tunneldoc::CommandGroup* {
+    for (const auto& g : groups)
+      if (g.platform == platform && g.versions == versions) return &g;
+    return nullptr;
+  };
+  const auto* old_asa = find("asa", "<8.4");
+  const auto* new_asa = find("asa", "8.4+");
+  REQUIRE(old_asa != nullptr);
+  REQUIRE(new_asa != nullptr);
+  // A copied 8.4+ sequence has no pre-8.4 syntax and the other way round.
+  for (const auto& c : new_asa->commands) CHECK(c.find("set transform-set") == std::string::npos);
+  for (const auto& c : old_asa->commands) CHECK(c.find("ikev1") == std::string::npos);
+  // The record's `commands` keeps every version under the platform (compatibility).
+  const auto all = ts->all_commands();
+  REQUIRE_FALSE(all.empty());
+  CHECK(all[0].first == "asa");
+  CHECK(all[0].second.size() >= old_asa->commands.size() + new_asa->commands.size());
+  // PIX 6.x commands are no longer mixed into asa.
+  const auto* psk = r.kb->find_section("reenter-psk");
+  REQUIRE(psk != nullptr);
+  for (const auto& g : psk->command_groups()) {
+    if (g.platform != "asa") continue;
+    for (const auto& c : g.commands) CHECK(c.rfind("isakmp key", 0) != 0);
   }
 }

@@ -1,9 +1,9 @@
 // Key lookup first, then that key's signatures by priority; keyless through RE2::Set.
-#include <catch2/catch.hpp>
+#include "tunneldoc/matcher.h"
 
+#include <catch2/catch.hpp>
 #include <string>
 
-#include "tunneldoc/matcher.h"
 #include "tunneldoc/parse.h"
 
 using namespace tunneldoc;
@@ -52,8 +52,9 @@ TEST_CASE("priority decides among one key's signatures, with a fallback", "[matc
 TEST_CASE("IOS mnemonics match by FACILITY-MNEMONIC whatever the severity", "[match]") {
   const Matcher m(mini());
   Fields f;
-  for (const char* line : {"%CRYPTO-4-IKMP_NO_SA: IKE message from 198.51.100.7 has no SA",
-                           "<189>45: *Mar  1 00:31:55.431: %CRYPTO-6-IKMP_NO_SA: IKE message from 198.51.100.7 has no SA"}) {
+  for (const char* line :
+       {"%CRYPTO-4-IKMP_NO_SA: IKE message from 198.51.100.7 has no SA",
+        "<189>45: *Mar  1 00:31:55.431: %CRYPTO-6-IKMP_NO_SA: IKE message from 198.51.100.7 has no SA"}) {
     const Signature* s = m.match(parse_line(line), f);
     REQUIRE(s != nullptr);
     CHECK(s->id == "ikmp-no-sa");
@@ -86,4 +87,56 @@ TEST_CASE("fields are cleared when nothing matches", "[match]") {
   Fields f{{"stale", "value"}};
   CHECK(m.match(parse_line("nothing here"), f) == nullptr);
   CHECK(f.empty());
+}
+
+TEST_CASE("a known id with an unknown wording gets the id's fallback, with lenient fields", "[match][fallback]") {
+  const Matcher m(mini());
+  Fields f;
+  const Signature* s =
+      m.match(parse_line("%CRYPTO-4-IKMP_NO_SA: IKE msg from peer=203.0.113.9 carries no SA (reworded)"), f);
+  REQUIRE(s != nullptr);
+  CHECK(s->id == "ikmp-no-sa-fallback");
+  CHECK(s->fallback);
+  CHECK(field(f, "peer_ip") == "203.0.113.9");
+  // The specific signature still wins when its wording is there.
+  s = m.match(parse_line("%CRYPTO-4-IKMP_NO_SA: IKE message from 198.51.100.7 has no SA"), f);
+  REQUIRE(s != nullptr);
+  CHECK(s->id == "ikmp-no-sa");
+}
+
+TEST_CASE("the shipped fallbacks extract peer, group and user from every tag form", "[match][fallback]") {
+  static auto r = load_knowledge_base(TUNNELDOC_SIGNATURE_DIR);
+  REQUIRE(r.ok());
+  const Matcher m(r.kb);
+  Fields f;
+  struct Case {
+    const char* line;
+    const char* peer;
+    const char* group;
+    const char* user;
+  };
+  const Case cases[] = {
+      {"%ASA-4-713903: Group = RA-VPN, Username = jdoe, IP = 198.51.100.23, Error: something new failed",
+       "198.51.100.23", "RA-VPN", "jdoe"},
+      {"%ASA-4-713903: Group=RA-VPN, Username=jdoe, IP=198.51.100.23, Error: something new failed", "198.51.100.23",
+       "RA-VPN", "jdoe"},
+      {"%ASA-4-750003: Local:198.51.100.1:500 Remote:203.0.113.9:500 Username:branch-7 IKEv2 Negotiation aborted due "
+       "to ERROR: a new reason",
+       "203.0.113.9", "<none>", "branch-7"},
+      {"%ASA-4-722037: Group <RA> User <jdoe> IP <198.51.100.23> SVC closing connection: Mystery failure.",
+       "198.51.100.23", "RA", "jdoe"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.line);
+    const Signature* s = m.match(parse_line(c.line), f);
+    REQUIRE(s != nullptr);
+    CHECK(s->fallback);
+    CHECK(s->confidence == Confidence::low);
+    CHECK(field(f, "peer_ip") == c.peer);
+    CHECK(field(f, "group") == c.group);
+    CHECK(field(f, "user") == c.user);
+  }
+  // Routine text of the generic family is not a failure: no diagnosis.
+  CHECK(m.match(parse_line("%ASA-7-713906: IKE Receiver: Packet received on 198.51.100.1:500 from 203.0.113.9:500"),
+                f) == nullptr);
 }

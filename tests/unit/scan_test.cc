@@ -1,15 +1,13 @@
 // `tunneldoc scan` in-process: order, sources, bad files, exit codes.
-#include <catch2/catch.hpp>
-
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "temp_file.h"
 #include "tunneldoc/commands.h"
@@ -105,6 +103,24 @@ TEST_CASE("scan --stats counts lines, diagnoses and unknown keys", "[scan]") {
   CHECK(err.str().find("lines read: 4") != std::string::npos);
   CHECK(err.str().find("diagnosed: 1") != std::string::npos);
   CHECK(err.str().find("unknown keys: 2") != std::string::npos);
+}
+
+TEST_CASE("scan --stats counts the diagnoses made by an id's fallback", "[scan][fallback]") {
+  // The mini knowledge base's CRYPTO-IKMP_NO_SA has one signature, hence an
+  // implicit fallback: a reworded line is diagnosed by it and counted apart.
+  TempFile f(std::string(kNoSa) + "%CRYPTO-4-IKMP_NO_SA: IKE msg from 203.0.113.9 lacks an SA\n" +
+             "%CRYPTO-4-IKMP_NO_SA: reworded again\n");
+  auto o = options({f.path});
+  o.stats = true;
+  std::ostringstream out, err;
+  CHECK(tunneldoc::run_scan(o, out, err) == 0);
+  const auto v = lines_of(out.str());
+  REQUIRE(v.size() == 3);
+  CHECK(v[0]["signature"] == "ikmp-no-sa");
+  CHECK(v[1]["signature"] == "ikmp-no-sa-fallback");
+  CHECK(v[1]["confidence"] == "low");
+  CHECK(err.str().find("diagnosed: 3\n") != std::string::npos);
+  CHECK(err.str().find("fallback (wording not recognised): 2\n") != std::string::npos);
 }
 
 TEST_CASE("a knowledge base that does not load is exit 2 with the problems listed", "[scan][bad-input]") {
