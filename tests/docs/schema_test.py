@@ -10,6 +10,9 @@
    (a field missing, an unknown kind, an incident without its id, a resolved
    incident without a resolution) are rejected.
 4. Every field the schema names is explained in docs/diagnosis-record.md.
+5. The diagnosis the README shows whole is what scan really writes for its line
+   (the structure: signature, kind, fields, sections, host, time..., not the prose,
+   which the knowledge base may reword).
 
 Usage: schema_test.py --binary PATH --source DIR
 """
@@ -149,6 +152,28 @@ def main():
     if undocumented:
         fail("docs/diagnosis-record.md does not explain: {}".format(", ".join(undocumented)))
     print("every field of the schema is explained in docs/diagnosis-record.md")
+
+    readme = open(os.path.join(a.source, "README.md")).read()
+    shown = doc_examples(readme)
+    if len(shown) != 1:
+        fail("README.md should show exactly one diagnosis record, it shows {}".format(len(shown)))
+    shown = shown[0]
+    e = errors(shown)
+    if e:
+        fail("the README's record does not validate: {}".format(e))
+    p = subprocess.run([a.binary, "scan", "--signatures", os.path.join(a.source, "signatures")],
+                       input=shown["evidence"][0]["line"] + "\n", capture_output=True, text=True, timeout=60)
+    real = [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+    if len(real) != 1:
+        fail("scan of the README's line gave {} records".format(len(real)))
+    real = real[0]
+    for field in ("schema", "time", "host", "message_id", "severity", "signature", "kind", "confidence", "sections",
+                  "fields", "count"):
+        if shown[field] != real[field]:
+            fail("README shows {} = {!r}, scan writes {!r}".format(field, shown[field], real[field]))
+    if [r["section"] for r in shown["remedies"]] != [r["section"] for r in real["remedies"]]:
+        fail("README's remedies are not the sections scan gives")
+    print("the README's diagnosis is what scan writes for its line")
     print("ok")
 
 
