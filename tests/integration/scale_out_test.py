@@ -24,22 +24,11 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from daemon_test import fail, wait_for  # noqa: E402  (the same waiting rules as the other daemon tests)
+
 DEVICES = 40
 LINES_PER_DEVICE = 25
-
-
-def fail(msg):
-    raise AssertionError(msg)
-
-
-def wait_for(pred, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    fail("timed out after {} s waiting for {}".format(timeout, what))
 
 
 def free_port():
