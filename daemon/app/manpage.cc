@@ -4,6 +4,7 @@
 #include "tunneldoc/manpage.h"
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <ostream>
 
 #include "tunneldoc/config_schema.h"
@@ -152,9 +153,11 @@ void write_config_man_page(const std::string& version, std::ostream& out) {
          "\\fBSIGHUP\\fR re-reads the file; listeners, files, the output path and the metrics address "
          "take a restart.\n";
   for (const ConfigSection& section : config_sections()) {
-    std::string title = section.name.empty() ? "KEYS" : std::string(section.name);
+    // "KEYS" for the top level, "LISTENERS KEYS" for the entries of listeners[], ...
+    std::string title(section.name);
     if (title.size() > 2 && title.substr(title.size() - 2) == "[]") title.resize(title.size() - 2);
     for (char& c : title) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    title = title.empty() ? "KEYS" : "\"" + title + " KEYS\"";
     out << ".SH " << roff_escape(title) << "\n" << roff_escape(std::string(section.description)) << "\n";
     for (const ConfigKey& k : config_schema()) {
       if (k.section != section.name) continue;

@@ -152,7 +152,7 @@ def parse_config_man(text):
     out, section, lines = {}, None, text.splitlines()
     for i, line in enumerate(lines):
         if line.startswith(".SH "):
-            section = line[4:].strip()
+            section = line[4:].strip().strip('"')
         elif line == ".TP" and section is not None and i + 1 < len(lines):
             m = re.match(r"\\fB([\w]+)\\fR \(", lines[i + 1])
             if m:
@@ -183,7 +183,7 @@ def yaml_keys(text):
             pairs.add(("KEYS", parent))
             continue
         for m in re.finditer(r"(?:^\s*-?\s*|[{,]\s*)(\w+):(?:\s|$)", line):
-            pairs.add((parent.upper(), m.group(1)))
+            pairs.add((parent.upper() + " KEYS", m.group(1)))
     return pairs
 
 
