@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Set up, build, and run every test: once in a normal build with warnings as
 # errors, then again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# The normal build is configured for /usr so that it is also the Debian
+# package's build: scripts/package.sh builds, lints, installs and runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-./scripts/build.sh
+./scripts/build.sh -DCMAKE_INSTALL_PREFIX=/usr
 (cd build && ctest --output-on-failure -j 2)
+./scripts/package.sh build
 BUILD_DIR=build-asan BUILD_TYPE=Debug ./scripts/build.sh -DTUNNELDOC_SANITIZE=ON -DTUNNELDOC_BUILD_BENCH=OFF
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j 2)

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <set>
 
+#include "tunneldoc/config_schema.h"
+
 namespace tunneldoc {
 
 std::string Endpoint::to_string() const {
@@ -80,13 +82,11 @@ class Reader {
     errors_.push_back(fmt::format("{}:{}: {}", file_, line, message));
   }
 
-  // Reports keys of `map` not in `known`.
-  void only(const YAML::Node& map, std::initializer_list<const char*> known, const std::string& where) {
+  // Reports keys of `map` that have no row in `section` of the schema (config_schema.h).
+  void only(const YAML::Node& map, std::string_view section, const std::string& where) {
     for (const auto& kv : map) {
       const std::string key = kv.first.as<std::string>("");
-      bool ok = false;
-      for (const char* k : known) ok = ok || key == k;
-      if (!ok) error(kv.first, fmt::format("unknown option \"{}\" in {}", key, where));
+      if (!is_config_key(section, key)) error(kv.first, fmt::format("unknown option \"{}\" in {}", key, where));
     }
   }
 
@@ -152,10 +152,7 @@ void read_listener(Reader& r, const YAML::Node& n, ServeConfig& c) {
     r.error(n, "a listener must be a map with at least \"type\" and \"address\"");
     return;
   }
-  r.only(n,
-         {"type", "address", "allow", "receive_buffer", "max_frame", "max_connections", "idle_timeout", "certificate",
-          "key", "ca", "verify_client", "handshake_timeout"},
-         "a listener");
+  r.only(n, "listeners[]", "a listener");
   ListenerConfig l;
   std::string type;
   r.get(n, "type", type);
@@ -229,10 +226,7 @@ ConfigResult load_config(const std::filesystem::path& path) {
     return result;
   }
   try {
-    r.only(root,
-           {"signatures", "log_level", "threads", "year", "listeners", "files", "state_file", "poll_interval", "output",
-            "metrics", "shutdown_timeout", "state_dir", "stream", "queue_size", "incidents"},
-           "the configuration");
+    r.only(root, "", "the configuration");
     std::string s;
     r.get(root, "signatures", s);
     c.signatures = s;
@@ -261,7 +255,7 @@ ConfigResult load_config(const std::filesystem::path& path) {
       if (!inc.IsMap()) {
         r.error(inc, "\"incidents\" must be a map (update_interval, quiet_timeout, max_tracked)");
       } else {
-        r.only(inc, {"update_interval", "quiet_timeout", "max_tracked"}, "incidents");
+        r.only(inc, "incidents", "incidents");
         r.integer(inc, "update_interval", 1, 86400, c.update_interval_seconds);
         r.integer(inc, "quiet_timeout", 1, 86400 * 30, c.quiet_timeout_seconds);
         r.integer(inc, "max_tracked", 16, 100'000'000, c.max_tracked);
@@ -289,7 +283,7 @@ ConfigResult load_config(const std::filesystem::path& path) {
           if (f.IsScalar()) {
             fc.path = f.as<std::string>();
           } else if (f.IsMap()) {
-            r.only(f, {"path", "from_start"}, "a file");
+            r.only(f, "files[]", "a file");
             std::string p;
             r.get(f, "path", p);
             fc.path = p;
@@ -309,7 +303,7 @@ ConfigResult load_config(const std::filesystem::path& path) {
       if (metrics.IsNull() || (metrics.IsScalar() && (metrics.Scalar() == "off" || metrics.Scalar() == "false"))) {
         c.metrics.reset();
       } else if (metrics.IsMap()) {
-        r.only(metrics, {"address", "path"}, "metrics");
+        r.only(metrics, "metrics", "metrics");
         r.endpoint(metrics, "address", *c.metrics);
         r.get(metrics, "path", c.metrics_path);
         if (c.metrics_path.empty() || c.metrics_path.front() != '/')

@@ -137,6 +137,7 @@ struct Incident {
   IncidentInfo info;
   std::string entry;
   Confidence confidence = Confidence::low;
+  bool correlated = false;  // the entry is a correlation rule
   std::shared_ptr<const KnowledgeBase> kb;
   EventPtr subject, first;
   std::deque<EventPtr> tail;
@@ -167,6 +168,7 @@ struct Diagnosed {
   FieldList fields;
   std::int64_t at = 0;
   bool counts = true;  // a line diagnosis; a correlated record only refines the incident
+  bool correlated = false;
 };
 
 std::string incident_id(std::string_view device, std::string_view peer, std::string_view cls, std::int64_t first) {
@@ -378,6 +380,7 @@ struct Correlator::Impl {
       inc.info.first_seen_ms = inc.info.last_seen_ms = d.at;
       inc.entry = d.entry;
       inc.confidence = d.confidence;
+      inc.correlated = d.correlated;
       inc.kb = current()->kb;
       inc.subject = d.subject;
       inc.first = d.evidence.empty() ? d.subject : d.evidence.front();
@@ -396,9 +399,13 @@ struct Correlator::Impl {
     inc.info.last_seen_ms = std::max(inc.info.last_seen_ms, d.at);
     for (const EventPtr& e : d.evidence) inc.tail.push_back(e);
     while (inc.tail.size() > options.evidence_tail) inc.tail.pop_front();
-    if (rank(d.confidence) >= rank(inc.confidence)) {
+    // The most specific diagnosis names the incident: higher confidence wins;
+    // at equal confidence a correlated one wins over a single line, else the newest.
+    if (rank(d.confidence) > rank(inc.confidence) ||
+        (rank(d.confidence) == rank(inc.confidence) && (d.correlated || !inc.correlated))) {
       inc.entry = d.entry;
       inc.confidence = d.confidence;
+      inc.correlated = d.correlated;
       inc.kb = current()->kb;
       inc.subject = d.subject;
       inc.fields = d.fields;
@@ -429,9 +436,31 @@ struct Correlator::Impl {
     if (list.empty()) shard.incidents.erase(key);
   }
 
+  // Time is `now`: sequences whose absent event never came fire (and fold
+  // into their incidents) first, then quiet incidents resolve and due
+  // updates go out; rule state past its window is forgotten.
   void sweep_incidents(std::int64_t now, std::vector<OutputPtr>& out) {
     const std::shared_ptr<const Compiled> c = current();
-    std::vector<OutputPtr> due;  // sequences whose absent event never came
+    std::vector<OutputPtr> due;
+    for (auto& shard : shards) {
+      std::lock_guard lock(shard->mutex);
+      shard->rules.sweep([&](LruMap<RuleState>::Entry& e) {
+        RuleState& s = e.second;
+        if (s.due_ms != 0 && now >= s.due_ms) {
+          const Rule* r = c->kb->find_rule(std::string_view(e.first).substr(0, e.first.find('\x1f')));
+          if (r != nullptr && s.due_ms >= s.suppressed_until && !s.got.empty()) {
+            due.push_back(correlated(*c, *r, s.got, s.got.back(), {}, s.due_ms));
+            s.suppressed_until = s.due_ms + suppress_ms(*r, ms(r->window_seconds));
+          }
+          s.due_ms = 0;
+          s.next = 0;
+          s.got.clear();
+          s.expires_ms = s.suppressed_until;
+        }
+        return s.expires_ms >= now;
+      });
+    }
+    for (OutputPtr& f : due) fold_fired(*c, f, f->at_ms, out);
     for (auto& shard : shards) {
       std::lock_guard lock(shard->mutex);
       shard->incidents.sweep([&](LruMap<PeerIncidents>::Entry& e) {
@@ -456,23 +485,7 @@ struct Correlator::Impl {
         }
         return !list.empty();
       });
-      shard->rules.sweep([&](LruMap<RuleState>::Entry& e) {
-        RuleState& s = e.second;
-        if (s.due_ms != 0 && now >= s.due_ms) {
-          const Rule* r = c->kb->find_rule(std::string_view(e.first).substr(0, e.first.find('\x1f')));
-          if (r != nullptr && s.due_ms >= s.suppressed_until && !s.got.empty()) {
-            due.push_back(correlated(*c, *r, s.got, s.got.back(), {}, s.due_ms));
-            s.suppressed_until = s.due_ms + suppress_ms(*r, ms(r->window_seconds));
-          }
-          s.due_ms = 0;
-          s.next = 0;
-          s.got.clear();
-          s.expires_ms = s.suppressed_until;
-        }
-        return s.expires_ms >= now;
-      });
     }
-    for (OutputPtr& f : due) fold_fired(*c, f, f->at_ms, out);
   }
 
   // -------------------------------------------------------------- rules
@@ -563,7 +576,9 @@ struct Correlator::Impl {
         if (s.times.size() >= static_cast<std::size_t>(r.count) && t >= s.suppressed_until) {
           FieldList f{{"count", std::to_string(s.times.size())},
                       {"window_seconds", fmt::format("{:g}", r.window_seconds)}};
-          fired.push_back(correlated(c, r, {s.recent.begin(), s.recent.end()}, ev, std::move(f), t));
+          auto o = correlated(c, r, {s.recent.begin(), s.recent.end()}, ev, std::move(f), t);
+          std::const_pointer_cast<Output>(o)->count = s.times.size();  // every line counted, the last few shown
+          fired.push_back(std::move(o));
           s.suppressed_until = t + suppress_ms(r, window);
           s.expires_ms = s.suppressed_until;
           s.times.clear();
@@ -724,6 +739,7 @@ struct Correlator::Impl {
     d.fields = f->fields;
     d.at = t;
     d.counts = false;
+    d.correlated = true;
     fold(d, out);
   }
 

@@ -424,7 +424,7 @@ def scenario_reload(args, work):
         write_cfg("colour: blue\n")
         d.signal(signal.SIGHUP)
         wait_for(lambda: d.metric("tunneldoc_reloads_total", 'result="failed"') == 2, 10, "failed config reload")
-        check("colour" in d.stderr(), "config error logged")
+        wait_for(lambda: "colour" in d.stderr(), 10, "the config error in the log")
 
         # A good reload swaps the knowledge base in: change a title and see it.
         write_cfg()
@@ -502,6 +502,15 @@ def tail_cmd(args, work, log, state, out, extra=()):
             "--poll-interval", "50", "--log-level", "info"] + list(extra) + [log]
 
 
+def holds_open(pid, path):
+    """True when process `pid` has `path` open (its /proc fd table)."""
+    fds = "/proc/{}/fd".format(pid)
+    try:
+        return any(os.path.realpath(os.path.join(fds, f)) == os.path.realpath(path) for f in os.listdir(fds))
+    except OSError:
+        return False
+
+
 def peer_ips(path):
     with open(path) as f:
         return [json.loads(l)["fields"]["peer_ip"] for l in f if l.endswith("\n")]
@@ -515,7 +524,8 @@ def scenario_tail_rotation(args, work):
     t = Daemon(args, work, "tail", tail_cmd(args, work, log, state, out))
     expected = []
     try:
-        time.sleep(0.5)
+        # The follower starts at the end of the file: write only once it holds the file open.
+        wait_for(lambda: holds_open(t.proc.pid, log), 15, "tail to open the file")
         batch = ips(100, 20)
         write_lines(log, batch)
         expected += batch

@@ -258,15 +258,41 @@ colour: blue
     CHECK(all.find("\"threads\" must be between") != std::string::npos);
     CHECK(all.find(":7: unknown option \"colour\"") != std::string::npos);
   }
-  SECTION("the shipped production example parses, 514/udp, 514/tcp, 6514/tls") {
+  SECTION("the packaged configuration parses: 514/udp and 514/tcp, TLS and files commented out") {
     auto r = load_config(std::filesystem::path(TUNNELDOC_SOURCE_DIR) / "packaging" / "tunneldoc.yaml");
     INFO((r.errors.empty() ? std::string() : r.errors[0]));
     REQUIRE(r.ok());
-    REQUIRE(r.config.listeners.size() == 3);
+    REQUIRE(r.config.listeners.size() == 2);
+    CHECK(r.config.listeners[0].transport == Transport::udp);
     CHECK(r.config.listeners[0].endpoint.to_string() == "0.0.0.0:514");
+    CHECK(r.config.listeners[1].transport == Transport::tcp);
+    CHECK(r.config.listeners[1].endpoint.to_string() == "0.0.0.0:514");
+    CHECK(r.config.files.empty());
+    CHECK(r.config.signatures.empty());  // default_signature_dir(): the installed knowledge base
+  }
+  SECTION("the packaged configuration's commented-out settings parse once uncommented (6514/tls, files)") {
+    // Commented settings start with '#' and no space or exactly two ("#- type: tls", "#  address:");
+    // prose has one ("# ...") or an aligned continuation.
+    std::ifstream in(std::filesystem::path(TUNNELDOC_SOURCE_DIR) / "packaging" / "tunneldoc.yaml");
+    std::string text, line;
+    while (std::getline(in, line)) {
+      const std::size_t hash = line.find_first_not_of(' ');
+      if (hash != std::string::npos && line[hash] == '#' && hash + 1 < line.size() &&
+          (line[hash + 1] != ' ' ||
+           (line.compare(hash + 1, 2, "  ") == 0 && line.size() > hash + 3 && line[hash + 3] != ' ')))
+        line.erase(hash, 1);
+      text += line + "\n";
+    }
+    auto r = load_config(write_temp("uncommented.yaml", text));
+    INFO((r.errors.empty() ? std::string() : r.errors[0]));
+    REQUIRE(r.ok());
+    REQUIRE(r.config.listeners.size() == 3);
     CHECK(r.config.listeners[2].transport == Transport::tls);
     CHECK(r.config.listeners[2].endpoint.port == 6514);
+    CHECK(r.config.listeners[2].verify_client);
+    CHECK(r.config.listeners[0].allow.size() == 2);
     CHECK(r.config.files.size() == 2);
+    CHECK(r.config.signatures == "/usr/share/tunneldoc/signatures");
   }
   SECTION("YAML syntax error") {
     auto r = load_config(write_temp("syntax.yaml", "listeners: [\n"));

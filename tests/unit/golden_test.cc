@@ -1,16 +1,15 @@
 // Golden files: tests/golden/NAME.log scanned with the shipped knowledge base
-// must give tests/golden/NAME.jsonl. The comparison covers what the parser and
+// must give tests/golden/NAME.jsonl; NAME.all.log is scanned with --stream all
+// (line, correlated and incident records: the correlator on a recorded log). The comparison covers what the parser and
 // matcher decide (time, host, ids, signature, sections, fields, evidence); the
 // remedy text itself belongs to the knowledge base and is checked there.
 // Regenerate with TUNNELDOC_UPDATE_GOLDEN=1 after an intended change, and review the diff.
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tunneldoc/commands.h"
 
@@ -26,7 +25,7 @@ std::string pinned(const std::string& scan_output) {
     const auto full = ordered_json::parse(line);
     ordered_json j;
     for (const char* k : {"schema", "time", "host", "message_id", "severity", "signature", "kind", "confidence",
-                          "sections", "fields", "count", "truncated"}) {
+                          "sections", "fields", "count", "truncated", "rule", "incident"}) {
       if (full.contains(k)) j[k] = full[k];
     }
     j["remedy_sections"] = ordered_json::array();
@@ -54,6 +53,7 @@ TEST_CASE("golden files", "[golden]") {
     o.files = {entry.path().string()};
     o.signatures = TUNNELDOC_SIGNATURE_DIR;
     o.year = 2026;
+    if (entry.path().stem().extension() == ".all") o.stream = tunneldoc::Stream::all;
     std::ostringstream out, err;
     INFO(entry.path().string());
     REQUIRE(tunneldoc::run_scan(o, out, err) == 0);

@@ -1,0 +1,79 @@
+// config_schema.cc — the rows of the configuration schema (config_schema.h).
+// One row per key; the loader's unknown-key check and tunneldoc.yaml(5) both read it.
+#include "tunneldoc/config_schema.h"
+
+#include <algorithm>
+#include <array>
+
+namespace tunneldoc {
+
+namespace {
+
+// clang-format off
+constexpr std::array kSections = {
+  ConfigSection{"", "Top-level keys."},
+  ConfigSection{"listeners[]", "Each entry of \"listeners\" is one network listener."},
+  ConfigSection{"files[]", "An entry of \"files\" is a path, or a map with these keys."},
+  ConfigSection{"metrics", "The map under \"metrics\" (or the word off)."},
+  ConfigSection{"incidents", "The map under \"incidents\": how incidents fold repeats and when they end."},
+};
+
+constexpr std::array kKeys = {
+  // section, key, type, default, description
+  ConfigKey{"", "signatures", "path", "$TUNNELDOC_SIGNATURES, else the installed share/tunneldoc/signatures, else ./signatures", "Knowledge-base directory."},
+  ConfigKey{"", "log_level", "trace|debug|info|warn|error|critical|off", "info", "Self-logging level (standard error, the journal under systemd). Nothing is logged per message at info."},
+  ConfigKey{"", "threads", "integer 1-64", "2", "I/O threads. Each UDP listener opens one SO_REUSEPORT socket per thread."},
+  ConfigKey{"", "year", "integer 0-9999", "0", "Year for headers that carry none (classic BSD syslog); 0 means the current year."},
+  ConfigKey{"", "output", "path or -", "-", "Where diagnoses go: a JSON-lines file (appended, created 0640, reopened on SIGHUP for logrotate) or - for standard output."},
+  ConfigKey{"", "listeners", "list of listeners", "UDP and TCP on 127.0.0.1:5514", "Network listeners (see LISTENERS KEYS); an empty list [] for none."},
+  ConfigKey{"", "files", "list of files", "none", "Files written by another syslog server, followed like tail -F (see FILES KEYS)."},
+  ConfigKey{"", "state_file", "path", "none", "Where the positions of followed files are kept, so a restart neither skips nor repeats lines."},
+  ConfigKey{"", "poll_interval", "integer 10-60000", "250", "Milliseconds between checks of followed files."},
+  ConfigKey{"", "metrics", "map or off", "address 127.0.0.1:9514, path /metrics", "Prometheus metrics and /healthz over HTTP; off disables the endpoint."},
+  ConfigKey{"", "shutdown_timeout", "integer 1-300", "5", "Seconds SIGTERM may take: stop accepting, process what was received, save incidents, let the sinks deliver, exit 0 (what an output cannot take by then is counted as dropped)."},
+  ConfigKey{"", "state_dir", "path", "none", "Directory for state kept across restarts: the open incidents (incidents.json), saved every minute and at stop, restored at start. The package uses /var/lib/tunneldoc."},
+  ConfigKey{"", "stream", "incidents|lines|all", "incidents", "Records written to output: incidents (correlated records and every change of an incident's state), lines (each diagnosed line, plus correlated records) or all."},
+  ConfigKey{"", "queue_size", "integer 16-10000000", "16384", "Records the output's queue holds while the output is slow; beyond it the oldest are dropped and counted (tunneldoc_sink_dropped_total{reason=\"queue_full\"})."},
+  ConfigKey{"", "incidents", "map", "see INCIDENTS KEYS", "How repeats fold into incidents (see INCIDENTS KEYS)."},
+
+  ConfigKey{"listeners[]", "type", "udp|tcp|tls", "", "Required. The transport."},
+  ConfigKey{"listeners[]", "address", "ADDR:PORT", "", "Required. Numeric address and port; [V6]:PORT for IPv6, :PORT for every address."},
+  ConfigKey{"listeners[]", "allow", "list of CIDR", "everyone", "Sender networks allowed; others are counted (tunneldoc_listener_denied_total) and logged at most once a minute."},
+  ConfigKey{"listeners[]", "receive_buffer", "integer 4096-1073741824", "8388608", "udp: SO_RCVBUF asked for, in bytes; a warning says when the kernel granted less (raise net.core.rmem_max)."},
+  ConfigKey{"listeners[]", "max_frame", "integer 256-16777216", "65536", "Longest message in bytes; longer ones are cut and counted as oversize."},
+  ConfigKey{"listeners[]", "max_connections", "integer 1-1000000", "1024", "tcp, tls: connections beyond this are closed at once and counted as refused."},
+  ConfigKey{"listeners[]", "idle_timeout", "integer 1-604800", "600", "tcp, tls: seconds of silence before a connection is closed."},
+  ConfigKey{"listeners[]", "certificate", "path", "", "tls, required: PEM certificate chain."},
+  ConfigKey{"listeners[]", "key", "path", "", "tls, required: PEM private key."},
+  ConfigKey{"listeners[]", "ca", "path", "none", "tls: CA bundle for client certificates."},
+  ConfigKey{"listeners[]", "verify_client", "boolean", "false", "tls: require a client certificate signed by ca."},
+  ConfigKey{"listeners[]", "handshake_timeout", "integer 1-600", "10", "tls: seconds a TLS handshake may take."},
+
+  ConfigKey{"files[]", "path", "path", "", "Required. The file to follow; it may appear later."},
+  ConfigKey{"files[]", "from_start", "boolean", "false", "With no saved position, read what the file already holds (else start at its end)."},
+
+  ConfigKey{"incidents", "update_interval", "integer 1-86400", "300", "Seconds between two records of an open incident while its repeats continue."},
+  ConfigKey{"incidents", "quiet_timeout", "integer 1-2592000", "1800", "Seconds without a repeat after which an incident is resolved (resolution quiet)."},
+  ConfigKey{"incidents", "max_tracked", "integer 16-100000000", "50000", "(device, peer) pairs tracked at once; the least recently used is evicted (resolved, resolution evicted) and counted in tunneldoc_correlator_evicted_total."},
+
+  ConfigKey{"metrics", "address", "ADDR:PORT", "127.0.0.1:9514", "Where the HTTP endpoint listens."},
+  ConfigKey{"metrics", "path", "URL path", "/metrics", "Path of the Prometheus text exposition; /healthz is always served beside it."},
+};
+// clang-format on
+
+}  // namespace
+
+std::span<const ConfigKey> config_schema() {
+  return kKeys;
+}
+
+std::span<const ConfigSection> config_sections() {
+  return kSections;
+}
+
+bool is_config_key(std::string_view section, std::string_view key) {
+  return std::any_of(kKeys.begin(), kKeys.end(),
+                     [&](const ConfigKey& k) { return k.section == section && k.key == key; });
+}
+
+}  // namespace tunneldoc
