@@ -487,6 +487,102 @@ def scenario_shutdown(args, work):
     s.close()
 
 
+# ---- incidents (issue 8) -------------------------------------------------------
+
+PHASE1_DONE = "%ASA-5-713119: Group = {ip}, IP = {ip}, PHASE 1 COMPLETED"
+
+
+def incidents_of(records):
+    return [r for r in records if r["kind"] == "incident"]
+
+
+def scenario_incidents(args, work):
+    """A tunnel retrying with mismatched policies, sent with logger: one open
+    incident (not one record per retry), then one resolved when phase 1
+    completes; an incident open at SIGTERM is saved in the state directory and
+    resolved after a restart with the same id, never re-opened."""
+    state = os.path.join(work, "state")
+    out = os.path.join(work, "incidents.jsonl")
+    flags = ["--udp", "127.0.0.1:0", "--tcp", "127.0.0.1:0", "--state-dir", state, "--stream", "incidents",
+             "--output", out]
+    d = Daemon.serve(args, work, flags, output=out)
+    try:
+        udp, tcp = d.port("udp"), d.port("tcp")
+        for i in range(40):
+            logger("-P", str(udp), "--udp", message=MSG.format(ip="203.0.113.9"))
+        logger("-P", str(tcp), "--tcp", "--octet-count", message=MSG.format(ip="198.51.100.44"))
+        wait_for(lambda: d.metric("tunneldoc_signature_matches_total", SIG) == 41, 15, "41 diagnoses")
+        got = incidents_of(d.diagnoses())
+        check(len(got) == 2 and all(g["incident"]["state"] == "open" for g in got),
+              "one open incident per peer, not one per retry: {}".format([(g["incident"]["peer"], g["incident"]["state"]) for g in got]))
+        check(not any(g["kind"] == "line" for g in d.diagnoses()), "the incidents stream has no line records")
+        check(d.metric("tunneldoc_incidents_open") == 2, "two open")
+        logger("-P", str(udp), "--udp", message=PHASE1_DONE.format(ip="203.0.113.9"))
+        done = wait_for(lambda: [g for g in incidents_of(d.diagnoses()) if g["incident"]["state"] == "resolved"],
+                        10, "the resolved record")
+        check(len(done) == 1 and done[0]["incident"]["peer"] == "203.0.113.9" and
+              done[0]["incident"]["resolution"] == "cleared" and done[0]["count"] == 40,
+              "resolved, cleared, 40 folded: {}".format(done[0]["incident"]))
+        opened = {g["incident"]["peer"]: g["incident"]["id"] for g in incidents_of(d.diagnoses())
+                  if g["incident"]["state"] == "open"}
+    finally:
+        d.stop()
+    saved = json.load(open(os.path.join(state, "incidents.json")))
+    check([i["peer"] for i in saved["incidents"]] == ["198.51.100.44"], "the open incident is saved: {}".format(saved))
+
+    d = Daemon.serve(args, work, flags, name="serve2", output=out)
+    try:
+        check("restored 1 open incident" in d.stderr(), "restore is logged:\n" + d.stderr())
+        check(d.metric("tunneldoc_incidents_open") == 1, "restored as open")
+        before = len(d.diagnoses())
+        logger("-P", str(d.port("udp")), "--udp", message=MSG.format(ip="198.51.100.44"))
+        logger("-P", str(d.port("udp")), "--udp", message=PHASE1_DONE.format(ip="198.51.100.44"))
+        wait_for(lambda: len(d.diagnoses()) > before, 10, "a record after the restart")
+        after = incidents_of(d.diagnoses()[before:])
+        check([(g["incident"]["state"], g["incident"]["id"]) for g in after] ==
+              [("resolved", opened["198.51.100.44"])],
+              "after the restart: resolved with the same id, no new open: {}".format(after))
+        check(after[0]["count"] == 2, "the count carried over")
+    finally:
+        d.stop()
+
+
+def scenario_blocked_output(args, work):
+    """The output is a FIFO whose reader never reads: the listeners keep
+    reading, /healthz answers, the sink drops its oldest records (counted),
+    and SIGTERM exits 0 within shutdown_timeout."""
+    fifo = os.path.join(work, "out.fifo")
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # opened, never read
+    cfg = os.path.join(work, "blocked.yaml")
+    with open(cfg, "w") as f:
+        f.write('listeners:\n  - {type: udp, address: "127.0.0.1:0"}\n  - {type: tcp, address: "127.0.0.1:0"}\n'
+                'queue_size: 64\nshutdown_timeout: 2\nstream: all\n')
+    d = Daemon.serve(args, work, ["--config", cfg, "--stream", "all", "--output", fifo], output=fifo)
+    try:
+        udp, tcp = d.port("udp"), d.port("tcp")
+        c = socket.create_connection(("127.0.0.1", tcp), timeout=5)
+        c.sendall(b"".join((line("10.2.%d.%d" % (i // 250, i % 250)) + "\n").encode() for i in range(2000)))
+        wait_for(lambda: d.metric("tunneldoc_sink_dropped_total", 'reason="queue_full"') > 0, 20,
+                 "the blocked sink to drop its oldest records")
+        # Another listener keeps reading while the output is stuck.
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for i in range(200):
+            s.sendto(line("10.3.0.%d" % (i % 250)).encode(), ("127.0.0.1", udp))
+        wait_for(lambda: d.metric("tunneldoc_listener_messages_total", "udp:") == 200, 10,
+                 "UDP messages read while the output blocks")
+        status, body = d.http("/healthz")
+        check(status in (200, 503) and json.loads(body)["sinks"][0]["queued"] >= 1,
+              "healthz answers with the sink's queue: {} {}".format(status, body))
+        c.close()
+        s.close()
+    finally:
+        # shutdown_timeout is 2 s; half a second more for the signal and the exit.
+        took = d.stop(limit=2.5)
+        os.close(reader)
+    print("blocked output: stopped in {:.2f} s".format(took))
+
+
 def write_lines(path, ips, mode="a"):
     with open(path, mode) as f:
         for ip in ips:
