@@ -512,7 +512,9 @@ def scenario_incidents(args, work):
             logger("-P", str(udp), "--udp", message=MSG.format(ip="203.0.113.9"))
         logger("-P", str(tcp), "--tcp", "--octet-count", message=MSG.format(ip="198.51.100.44"))
         wait_for(lambda: d.metric("tunneldoc_signature_matches_total", SIG) == 41, 15, "41 diagnoses")
-        got = incidents_of(d.diagnoses())
+        # The records are written by the sink's own thread: wait for them too.
+        got = wait_for(lambda: len(incidents_of(d.diagnoses())) >= 2 and incidents_of(d.diagnoses()), 10,
+                       "the incident records")
         check(len(got) == 2 and all(g["incident"]["state"] == "open" for g in got),
               "one open incident per peer, not one per retry: {}".format([(g["incident"]["peer"], g["incident"]["state"]) for g in got]))
         check(not any(g["kind"] == "line" for g in d.diagnoses()), "the incidents stream has no line records")
