@@ -122,22 +122,24 @@ int days_in_month(int month, int year) {
 }
 
 // A date that exists. A header that carries an impossible one (Feb 30,
-// month 13, year 0000) has its syntax accepted, so the host after it is
-// still found, but its time stays unknown: a wrong time is worse than none.
+// month 13, year 0000, 25:61) has its syntax accepted, so the host after it
+// is still found, but its time stays unknown: a wrong time is worse than none.
 bool real_date(int year, int month, int day, bool has_year) {
   if (has_year && year == 0) return false;
   return day >= 1 && day <= days_in_month(month, year);
 }
 
-// hh:mm:ss[.fraction]; on failure the cursor is restored.
-bool parse_clock(Cursor& c, EventTime& t) {
+// hh:mm:ss[.fraction]; on failure the cursor is restored. `real` is false
+// for a clock that cannot be (hour 24, minute 60, second 61).
+bool parse_clock(Cursor& c, EventTime& t, bool& real) {
   Cursor save = c;
   const int h = c.number(1, 2);
   if (h < 0 || !c.eat(':')) return (c = save, false);
   const int m = c.number(2, 2);
   if (m < 0 || !c.eat(':')) return (c = save, false);
   const int s = c.number(2, 2);
-  if (s < 0 || h > 23 || m > 59 || s > 60) return (c = save, false);
+  if (s < 0) return (c = save, false);
+  real = h <= 23 && m <= 59 && s <= 60;
   t.hour = h;
   t.minute = m;
   t.second = s;
@@ -180,18 +182,19 @@ Offset parse_offset(Cursor& c, EventTime& t) {
 }
 
 // yyyy-mm-dd[T ]hh:mm:ss[.f][offset]. True when the syntax matched (the
-// cursor is past it); `t` is set only when the date and offset exist.
+// cursor is past it); `t` is set only when the date, clock and offset exist.
 bool parse_rfc3339(Cursor& c, EventTime& t) {
   Cursor save = c;
   const int y = c.number(4, 4);
   if (y < 0 || !c.eat('-')) return (c = save, false);
   const int mo = c.number(2, 2);
-  if (mo < 1 || mo > 12 || !c.eat('-')) return (c = save, false);
+  if (mo < 0 || !c.eat('-')) return (c = save, false);
   const int d = c.number(2, 2);
-  if (d < 1 || d > 31 || !(c.eat('T') || c.eat('t') || c.eat(' '))) return (c = save, false);
+  if (d < 0 || !(c.eat('T') || c.eat('t') || c.eat(' '))) return (c = save, false);
   EventTime out;
-  if (!parse_clock(c, out)) return (c = save, false);
-  if (parse_offset(c, out) == Offset::impossible || !real_date(y, mo, d, true)) return true;
+  bool real = false;
+  if (!parse_clock(c, out, real)) return (c = save, false);
+  if (parse_offset(c, out) == Offset::impossible || !real || !real_date(y, mo, d, true)) return true;
   out.year = y;
   out.month = mo;
   out.day = d;
@@ -199,7 +202,8 @@ bool parse_rfc3339(Cursor& c, EventTime& t) {
   return true;
 }
 
-// Mmm dd [yyyy] hh:mm:ss[.fff] [ZONE]
+// Mmm dd [yyyy] hh:mm:ss[.fff] [ZONE]. True when the syntax matched; `t` is
+// set only when the date and clock exist.
 bool parse_bsd(Cursor& c, EventTime& t) {
   Cursor save = c;
   const int mo = month_number(c.s.substr(c.i, 3));
@@ -207,7 +211,7 @@ bool parse_bsd(Cursor& c, EventTime& t) {
   c.i += 3;
   c.skip_spaces();
   const int d = c.number(1, 2);
-  if (d < 1 || d > 31 || !is_space(c.peek())) return (c = save, false);
+  if (d < 0 || !is_space(c.peek())) return (c = save, false);
   c.skip_spaces();
   EventTime out;
   bool has_year = false;
@@ -216,8 +220,9 @@ bool parse_bsd(Cursor& c, EventTime& t) {
     has_year = true;
     c.skip_spaces();
   }
-  if (!parse_clock(c, out)) return (c = save, false);
-  const bool real = real_date(out.year, mo, d, has_year);
+  bool real_clock = false;
+  if (!parse_clock(c, out, real_clock)) return (c = save, false);
+  const bool real = real_clock && real_date(out.year, mo, d, has_year);
   out.month = mo;
   out.day = d;
   // Optional zone: "UTC"/"GMT" always, other names only when followed by ':'
@@ -531,17 +536,18 @@ bool parse_vpn_client_or_3000(sv line, LogRecord& r) {
   c.skip_spaces();
   EventTime t;
   int mo, d, y;
+  bool real_clock = false;
   const bool vpn3000 = is_digit(c.peek()) && (c.peek(1) == '/' || c.peek(2) == '/');
   if (vpn3000) {
-    if ((mo = c.number(1, 2)) < 1 || !c.eat('/') || (d = c.number(1, 2)) < 1 || !c.eat('/') ||
+    if ((mo = c.number(1, 2)) < 0 || !c.eat('/') || (d = c.number(1, 2)) < 0 || !c.eat('/') ||
         (y = c.number(4, 4)) < 0 || !is_space(c.peek()))
       return false;
     c.skip_spaces();
-    if (!parse_clock(c, t)) return false;
+    if (!parse_clock(c, t, real_clock)) return false;
   } else {
-    if (!parse_clock(c, t) || !is_space(c.peek())) return false;
+    if (!parse_clock(c, t, real_clock) || !is_space(c.peek())) return false;
     c.skip_spaces();
-    if ((mo = c.number(1, 2)) < 1 || !c.eat('/') || (d = c.number(1, 2)) < 1 || !c.eat('/') || (y = c.number(2, 4)) < 0)
+    if ((mo = c.number(1, 2)) < 0 || !c.eat('/') || (d = c.number(1, 2)) < 0 || !c.eat('/') || (y = c.number(2, 4)) < 0)
       return false;
     if (y < 100) y += 2000;
   }
@@ -568,7 +574,7 @@ bool parse_vpn_client_or_3000(sv line, LogRecord& r) {
     c.number(1, 9);
     c.skip_spaces();
   }
-  if (mo <= 12 && real_date(y, mo, d, true)) {
+  if (real_clock && real_date(y, mo, d, true)) {
     t.year = y;
     t.month = mo;
     t.day = d;

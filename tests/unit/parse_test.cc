@@ -301,6 +301,9 @@ TEST_CASE("impossible dates and offsets leave the time unknown, the rest of the 
       {"<164>1 2026-11-31T09:32:00.120+01:00 hq-asa - - - - %ASA-4-402119: IPSEC: y", "hq-asa"},
       {"<164>1 2026-11-26T09:32:00+01:75 hq-asa - - - - %ASA-4-402119: IPSEC: y", "hq-asa"},
       {"2026-06-31T10:00:01+00:00 relay %ASA-4-402119: IPSEC: y", "relay"},
+      {"<164>1 2026-13-01T09:32:00Z hq-asa - - - - %ASA-4-402119: IPSEC: y", "hq-asa"},  // month 13
+      {"<165>Nov 26 2026 25:61:00 hq-asa : %ASA-5-713904: x", "hq-asa"},                 // hour 25
+      {"<165>Nov 00 2026 09:20:11 hq-asa : %ASA-5-713904: x", "hq-asa"},                 // day 0
   };
   for (const Case& c : cases) {
     INFO(c.line);
