@@ -1,7 +1,9 @@
 // metrics_server.h — the HTTP endpoint (Boost.Beast) for Prometheus and health:
 //   GET <path> (default /metrics)  the registry in Prometheus text format
 //   GET /healthz                   200 "ok" while serving, 503 otherwise
-// Anything else is 404; methods other than GET/HEAD are 405.
+// Anything else is 404; methods other than GET/HEAD are 405. At most
+// kMetricsMaxConnections connections are open at once; more are closed at
+// once and counted (tunneldoc_metrics_connections_refused_total).
 //
 // bind() is the bind phase (nothing served yet); start() begins accepting on
 // the io_context's threads; stop() closes the acceptor (open keep-alive
@@ -9,6 +11,7 @@
 // registry must outlive the server; `healthy` is called on I/O threads.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -21,6 +24,8 @@ class io_context;
 }
 
 namespace tunneldoc {
+
+inline constexpr std::size_t kMetricsMaxConnections = 32;
 
 class MetricsServer {
  public:
