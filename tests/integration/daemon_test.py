@@ -512,7 +512,7 @@ def scenario_tail_rotation(args, work):
     t = Daemon(args, work, "tail", tail_cmd(args, work, log, state, out))
     expected = []
     try:
-        time.sleep(0.5)
+        wait_for(lambda: os.path.exists(state), 15, "tail started (its first position saved)")
         batch = ips(100, 20)
         write_lines(log, batch)
         expected += batch

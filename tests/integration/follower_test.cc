@@ -236,7 +236,7 @@ TEST_CASE("starting at the end in the middle of a line delivers that line whole,
   CHECK(c.numbers == std::vector<std::uint64_t>{3, 4});
 }
 
-TEST_CASE("a poll delivers one bounded batch; positions saved after each batch resume exactly there", "[follow]") {
+TEST_CASE("a poll delivers one bounded batch, and positions saved after each batch resume exactly there", "[follow]") {
   TempDir d;
   const auto log = d.path / "asa.log";
   const auto state = d.path / "positions";
