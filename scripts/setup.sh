@@ -8,6 +8,7 @@ packages=(
   libboost-dev libboost-system-dev libssl-dev
   catch2 libbenchmark-dev
   bsdutils openssl python3 procps curl
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do
