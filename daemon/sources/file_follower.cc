@@ -440,6 +440,7 @@ struct Tailer::Source {
                                     {{"file", name}})),
         follower(FileFollower::Options{config.path.string(), config.from_start, 64 * 1024}, &store,
                  [this, &pipeline](std::string_view line, std::uint64_t number, bool truncated) {
+                   this->lines.inc();  // counted before its diagnosis is written
                    Origin origin;
                    origin.source = name;
                    origin.line = number;
@@ -484,7 +485,7 @@ void Tailer::stop() {
 bool Tailer::poll_all(bool sync) {
   bool behind = false;
   for (auto& s : sources_) {
-    s->lines.inc(s->follower.poll());
+    s->follower.poll();
     s->rotations.inc(s->follower.rotations() - s->seen_rotations);
     s->seen_rotations = s->follower.rotations();
     s->truncations.inc(s->follower.truncations() - s->seen_truncations);
