@@ -788,13 +788,20 @@ def case_10_tail_big_file(h):
     return row
 
 
-def case_11_copytruncate_same_tail(h):
+def tail_empty_log(h):
+    """`tail` on a new, empty file, once it has saved its first position:
+    (log, state file, output, process)."""
     log = os.path.join(h.work, "asa.log")
     state = os.path.join(h.work, "positions")
     out = os.path.join(h.work, "tail.jsonl")
     open(log, "w").close()
     p = tail(h, log, state, out)
     wait_for(lambda: saved_offset(state) == 0, 20, "tail started")
+    return log, state, out, p
+
+
+def case_11_copytruncate_same_tail(h):
+    log, state, out, p = tail_empty_log(h)
     with open(log, "a") as f:
         f.writelines(line(numbered_ip(93, i)) + "\n" for i in range(100))
     wait_for(lambda: len(Output(out).poll()) == 100, 20, "the first 100")
@@ -951,12 +958,7 @@ def case_14_reset_storm(h):
 
 
 def case_15_kill9_tail(h):
-    log = os.path.join(h.work, "asa.log")
-    state = os.path.join(h.work, "positions")
-    out = os.path.join(h.work, "tail.jsonl")
-    open(log, "w").close()
-    p = tail(h, log, state, out)
-    wait_for(lambda: saved_offset(state) == 0, 20, "tail started")
+    log, state, out, p = tail_empty_log(h)
     n = 12000
     with open(log, "a") as f:  # one burst
         f.write("".join(line(numbered_ip(96, i)) + "\n" for i in range(n)))

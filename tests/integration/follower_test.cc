@@ -186,22 +186,29 @@ TEST_CASE("positions survive a restart, also across a rotation while stopped", "
   }
 }
 
+namespace {
+// A run of tail that follows `log` (empty at first) from its end with the
+// positions in `state`, reads `text` appended to it, saves and stops.
+void read_and_stop(const fs::path& log, const fs::path& state, const std::string& text) {
+  append(log, "");
+  PositionStore store(state);
+  std::string error;
+  REQUIRE(store.load(error));
+  Collector c;
+  FileFollower f({log.string(), false, 1024}, &store, c.handler());
+  f.poll();
+  append(log, text);
+  f.poll();
+  REQUIRE(store.save(error));
+}
+}  // namespace
+
 TEST_CASE("a copytruncate while stopped is noticed even when the file grew back", "[follow]") {
   TempDir d;
   const auto log = d.path / "asa.log";
   const auto state = d.path / "positions";
-  append(log, "");
   std::string error;
-  {
-    PositionStore store(state);
-    REQUIRE(store.load(error));
-    Collector c;
-    FileFollower f({log.string(), false, 1024}, &store, c.handler());
-    f.poll();
-    append(log, "old-1\nold-2\n");
-    f.poll();
-    REQUIRE(store.save(error));
-  }
+  read_and_stop(log, state, "old-1\nold-2\n");
   fs::resize_file(log, 0);
   append(log, "new-1\nnew-2\nnew-3\n");
   PositionStore store(state);
@@ -348,18 +355,8 @@ TEST_CASE("the same copytruncate while stopped is caught by the saved head finge
   TempDir d;
   const auto log = d.path / "asa.log";
   const auto state = d.path / "positions";
-  append(log, "");
   std::string error;
-  {
-    PositionStore store(state);
-    REQUIRE(store.load(error));
-    Collector c;
-    FileFollower f({log.string(), false, 1024}, &store, c.handler());
-    f.poll();
-    append(log, same_tail_lines("old"));
-    CHECK(f.poll() == 100);
-    REQUIRE(store.save(error));
-  }
+  read_and_stop(log, state, same_tail_lines("old"));
   fs::resize_file(log, 0);
   append(log, same_tail_lines("new"));
   PositionStore store(state);
