@@ -14,6 +14,8 @@ build=(
 )
 full=(
   git catch2 libbenchmark-dev
+  # the fuzz targets (libFuzzer) and the ThreadSanitizer build
+  clang libclang-rt-14-dev
   bsdutils openssl python3 python3-jsonschema procps curl
   # the package: building it (dpkg-dev: dpkg-shlibdeps), linting it, checking its unit
   dpkg-dev lintian systemd man-db

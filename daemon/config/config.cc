@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <set>
@@ -59,6 +60,11 @@ std::optional<Endpoint> parse_endpoint(const std::string& text, std::string* err
   if (port.empty() || ec != std::errc() || p != port.data() + port.size() || value > 65535)
     return fail("bad port number");
   return Endpoint{host, static_cast<std::uint16_t>(value)};
+}
+
+std::size_t effective_reserve(const ListenerConfig& l) {
+  const std::size_t r = l.reserved_connections != 0 ? l.reserved_connections : l.max_connections / 16;
+  return std::min(r, l.max_connections - 1);
 }
 
 ServeConfig default_config() {
@@ -173,6 +179,11 @@ void read_listener(Reader& r, const YAML::Node& n, ServeConfig& c) {
   r.integer(n, "receive_buffer", 4096, 1ll << 30, l.receive_buffer);
   r.integer(n, "max_frame", 256, 16ll << 20, l.max_frame);
   r.integer(n, "max_connections", 1, 1000000, l.max_connections);
+  r.integer(n, "max_connections_per_host", 1, 1000000, l.max_connections_per_host);
+  r.integer(n, "reserved_connections", 0, 1000000, l.reserved_connections);
+  if (l.reserved_connections >= l.max_connections && n["reserved_connections"].IsDefined())
+    r.error(n["reserved_connections"], "\"reserved_connections\" must be below \"max_connections\"");
+  r.integer(n, "max_buffered", 65536, 1ll << 30, l.max_buffered);
   r.integer(n, "idle_timeout", 1, 86400 * 7, l.idle_timeout_seconds);
   r.integer(n, "handshake_timeout", 1, 600, l.handshake_timeout_seconds);
   std::string s;

@@ -23,12 +23,17 @@ struct Shared {
   std::string path;
   MetricsRegistry& registry;
   std::function<Health()> healthy;
+  Gauge& open;
+  Counter& refused;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, std::shared_ptr<const Shared> shared)
-      : stream_(std::move(socket)), shared_(std::move(shared)) {}
+      : stream_(std::move(socket)), shared_(std::move(shared)) {
+    shared_->open.add(1);
+  }
+  ~Session() { shared_->open.add(-1); }
 
   // Ends the session on its own strand (at stop: keep-alive clients must not hold up shutdown).
   void close() {
@@ -141,7 +146,12 @@ class BeastMetricsServer final : public MetricsServer {
     if (stopping_) return;
     acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted || stopping_) return;
-      if (!ec) {
+      if (!ec && shared_->open.value() >= static_cast<double>(kMetricsMaxConnections)) {
+        // Scrapers need one connection; a client holding dozens is not one.
+        shared_->refused.inc();
+        beast::error_code ignored;
+        socket.close(ignored);
+      } else if (!ec) {
         auto session = std::make_shared<Session>(std::move(socket), shared_);
         {
           std::lock_guard lock(mutex_);
@@ -170,7 +180,11 @@ class BeastMetricsServer final : public MetricsServer {
 std::unique_ptr<MetricsServer> make_metrics_server(asio::io_context& io, const Endpoint& endpoint, std::string path,
                                                    MetricsRegistry& registry, std::function<Health()> healthy,
                                                    std::string& error) {
-  auto shared = std::make_shared<const Shared>(Shared{std::move(path), registry, std::move(healthy)});
+  auto shared = std::make_shared<const Shared>(
+      Shared{std::move(path), registry, std::move(healthy),
+             registry.gauge("tunneldoc_metrics_connections_open", "Connections open to the metrics endpoint"),
+             registry.counter("tunneldoc_metrics_connections_refused_total",
+                              "Connections to the metrics endpoint closed at once because 32 were open")});
   auto server = std::make_unique<BeastMetricsServer>(io, std::move(shared));
   if (!server->bind(endpoint, error)) return nullptr;
   return server;

@@ -431,6 +431,7 @@ int Server::run() {
       return 2;
     }
   }
+  if (!fit_descriptor_limit(config_, std::cerr)) return 1;
   if (options_.check_only) {
     std::cout << "configuration and knowledge base are valid\n";
     return 0;

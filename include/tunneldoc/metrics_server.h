@@ -2,7 +2,9 @@
 //   GET <path> (default /metrics)  the registry in Prometheus text format
 //   GET /healthz                   200 while healthy, 503 otherwise; a JSON body
 //                                  that says why (stopping, a failing sink)
-// Anything else is 404; methods other than GET/HEAD are 405.
+// Anything else is 404; methods other than GET/HEAD are 405. At most
+// kMetricsMaxConnections connections are open at once; more are closed at
+// once and counted (tunneldoc_metrics_connections_refused_total).
 //
 // bind() is the bind phase (nothing served yet); start() begins accepting on
 // the io_context's threads; stop() closes the acceptor (open keep-alive
@@ -10,6 +12,7 @@
 // registry must outlive the server; `healthy` is called on I/O threads.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -27,6 +30,8 @@ struct Health {
   bool ok = true;
   std::string body;  // JSON, with a trailing newline
 };
+
+inline constexpr std::size_t kMetricsMaxConnections = 32;
 
 class MetricsServer {
  public:
