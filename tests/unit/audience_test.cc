@@ -2,6 +2,7 @@
 // commands of the operator's software version.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 #include <string>
 
@@ -133,6 +134,44 @@ TEST_CASE("a chosen version leaves out the commands of other versions, in record
     for (const auto& g : r["command_groups"]) CHECK(g["versions"] != "<8.4");
   }
   CHECK(seen);
+}
+
+TEST_CASE("in every section, the ASA commands of one chosen version are of that version only", "[audience][versions]") {
+  // What a copied sequence must not contain: the other syntax of each change
+  // the knowledge base labels (docs/knowledge-base.md, "The operator's software version").
+  struct Era {
+    const char* version;
+    std::vector<const char*> foreign;
+  };
+  const Era eras[] = {
+      {"8.2(5)",
+       {R"((^| )ikev1( |$)|ikev2)", R"(^object network)", R"(^nat \(\w+,\w+\))", R"(anyconnect ssl)",
+        R"(ssl-clientless)", R"(max-other-vpn-limit)", R"(detail anyconnect)"}},
+      {"9.16",
+       {R"(^crypto isakmp (enable|policy|ipsec-over-tcp))", R"(^isakmp (policy|key|nat-traversal))",
+        R"((^| )set transform-set)", R"(^crypto ipsec transform-set)", R"(^pre-shared-key)",
+        R"(^nat \(\w+\) 0 access-list)", R"(^global \()", R"(^svc |detail svc)", R"(permit-ipsec)",
+        R"(^vpn-tunnel-protocol .*(^| )(ipsec|webvpn)( |$))", R"(max-session-limit)",
+        R"(^show running-config crypto isakmp$)"}},
+  };
+  const auto kb = shipped();
+  for (const Era& era : eras) {
+    const SoftwareVersions chosen{{"asa", era.version}};
+    for (const Section& s : kb->sections()) {
+      std::vector<CommandGroup> groups = s.command_groups(chosen);
+      for (const CommandGroup& g : s.verify_groups)
+        if (applies(g, chosen)) groups.push_back(g);
+      for (const CommandGroup& g : groups) {
+        if (g.platform != "asa") continue;
+        for (const std::string& c : g.commands) {
+          for (const char* pattern : era.foreign) {
+            INFO("asa " << era.version << ", section " << s.slug << ": " << c << " (matches " << pattern << ")");
+            CHECK_FALSE(std::regex_search(c, std::regex(pattern, std::regex::icase)));
+          }
+        }
+      }
+    }
+  }
 }
 
 TEST_CASE("explain --version-of shows only that version's commands", "[audience][versions]") {
