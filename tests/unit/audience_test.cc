@@ -66,25 +66,36 @@ bool has_problem(const LoadResult& r, const std::string& text, int line) {
 }  // namespace
 
 TEST_CASE("software versions compare number by number against a range", "[audience][versions]") {
-  CHECK(version_in_range("9.16", "8.4+"));
-  CHECK(version_in_range("8.4", "8.4+"));
-  CHECK(version_in_range("8.4(2)", "8.4+"));
-  CHECK_FALSE(version_in_range("8.3(2)", "8.4+"));
-  CHECK(version_in_range("8.3(2)", "<8.4"));
-  CHECK(version_in_range("8.2", "<8.4"));
-  CHECK_FALSE(version_in_range("9.16", "<8.4"));
-  CHECK_FALSE(version_in_range("8.4(1)", "<8.4"));
-  CHECK(version_in_range("9.16", "9.2+"));  // 16 > 2: not a string comparison
-  CHECK_FALSE(version_in_range("9.2", "9.16+"));
-  CHECK(version_in_range("8.3(1)", "8.3"));
-  CHECK_FALSE(version_in_range("8.30", "8.3"));
-  CHECK(version_in_range("6.3(5)", "6.x"));
-  CHECK_FALSE(version_in_range("7.0", "6.x"));
-  CHECK(version_in_range("12.4", "12.4-15.1"));
-  CHECK(version_in_range("15.1(4)M", "12.4-15.1"));
-  CHECK_FALSE(version_in_range("15.2", "12.4-15.1"));
-  CHECK_FALSE(version_in_range("12.3(14)T", "12.4-15.1"));
-  CHECK(version_in_range("anything", ""));
+  struct Case {
+    const char* version;
+    const char* range;
+    bool in;
+  };
+  const Case cases[] = {
+      {"9.16", "8.4+", true},
+      {"8.4", "8.4+", true},
+      {"8.4(2)", "8.4+", true},
+      {"8.3(2)", "8.4+", false},
+      {"8.3(2)", "<8.4", true},
+      {"8.2", "<8.4", true},
+      {"9.16", "<8.4", false},
+      {"8.4(1)", "<8.4", false},
+      {"9.16", "9.2+", true},  // 16 > 2: not a string comparison
+      {"9.2", "9.16+", false},
+      {"8.3(1)", "8.3", true},
+      {"8.30", "8.3", false},
+      {"6.3(5)", "6.x", true},
+      {"7.0", "6.x", false},
+      {"12.4", "12.4-15.1", true},
+      {"15.1(4)M", "12.4-15.1", true},
+      {"15.2", "12.4-15.1", false},
+      {"12.3(14)T", "12.4-15.1", false},
+      {"anything", "", true},
+  };
+  for (const Case& c : cases) {
+    INFO(c.version << " in " << c.range);
+    CHECK(version_in_range(c.version, c.range) == c.in);
+  }
 }
 
 TEST_CASE("a version choice is PLATFORM=VERSION, one per platform", "[audience][versions]") {
