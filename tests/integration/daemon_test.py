@@ -667,6 +667,15 @@ def scenario_language(args, work):
         check(not any(c.endswith("set transform-set <ts-name>") and "ikev1" not in c for c in asa),
               "no pre-8.4 command: {}".format(asa))
         check(all(g["versions"] != "<8.4" for g in ts[0]["command_groups"]), "no <8.4 group")
+        # The language is set at start: a reload that changes it says so and keeps the old one.
+        with open(cfg, "w") as f:
+            f.write('language: en\nlisteners: []\n')
+        d.signal(signal.SIGHUP)
+        wait_for(lambda: "language and versions changes take effect at the next restart" in d.stderr(), 10,
+                 "the reload's warning")
+        logger("-P", str(d.port("udp")), "--udp", message=MSG.format(ip="203.0.113.10"))
+        again = d.wait_diagnoses(2)[1]
+        check(again["lang"] == "zh-TW", "language after the reload: {}".format(again["lang"]))
     finally:
         d.stop()
     r = subprocess.run([args.binary, "serve", "--signatures", args.signatures, "--udp", "127.0.0.1:0",
