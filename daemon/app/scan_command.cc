@@ -410,7 +410,7 @@ int run_scan(const ScanOptions& options, std::ostream& out, std::ostream& err) {
   sink_options.when_full = SinkOptions::WhenFull::block;  // a scan loses nothing
   auto transport = std::make_unique<OstreamTransport>(out);
   OstreamTransport& stdout_transport = *transport;
-  Sink sink(sink_options, make_json_encoder(), std::move(transport), metrics);
+  Sink sink(sink_options, make_json_encoder(options.audience), std::move(transport), metrics);
   sink.start();
   Router router({&sink});
   Ordered ordered(loaded.kb, router, metrics, options.incidents);

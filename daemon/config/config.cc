@@ -262,6 +262,22 @@ ConfigResult load_config(const std::filesystem::path& path) {
     if (c.stream != "incidents" && c.stream != "lines" && c.stream != "all")
       r.error(root["stream"], "\"stream\" must be incidents, lines or all");
     r.integer(root, "queue_size", 16, 10'000'000, c.queue_size);
+    r.get(root, "language", c.audience.lang);
+    if (!known_language(c.audience.lang)) r.error(root["language"], "\"language\" must be en or zh-TW");
+    if (const YAML::Node v = root["versions"]; v.IsDefined() && !v.IsNull()) {
+      if (!v.IsMap()) {
+        r.error(v, "\"versions\" must map a platform to its software version (asa: \"9.16\")");
+      } else {
+        r.only(v, "versions", "versions");
+        for (const auto& kv : v) {
+          const std::string platform = kv.first.as<std::string>("");
+          if (!is_config_key("versions", platform)) continue;  // reported by only()
+          const std::string why =
+              add_software_version(platform + "=" + kv.second.as<std::string>(""), c.audience.versions);
+          if (!why.empty()) r.error(kv.second, "versions: " + why);
+        }
+      }
+    }
     if (const YAML::Node inc = root["incidents"]; inc.IsDefined() && !inc.IsNull()) {
       if (!inc.IsMap()) {
         r.error(inc, "\"incidents\" must be a map (update_interval, quiet_timeout, max_tracked)");

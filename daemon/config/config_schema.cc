@@ -16,6 +16,7 @@ constexpr std::array kSections = {
   ConfigSection{"files[]", "An entry of \"files\" is a path, or a map with these keys."},
   ConfigSection{"metrics", "The map under \"metrics\" (or the word off)."},
   ConfigSection{"incidents", "The map under \"incidents\": how incidents fold repeats and when they end."},
+  ConfigSection{"versions", "The map under \"versions\": the software version the operator runs, per platform; remedies show only the commands for it (commands of other versions are left out)."},
 };
 
 constexpr std::array kKeys = {
@@ -35,6 +36,8 @@ constexpr std::array kKeys = {
   ConfigKey{"", "stream", "incidents|lines|all", "incidents", "Records written to output: incidents (correlated records and every change of an incident's state), lines (each diagnosed line, plus correlated records) or all."},
   ConfigKey{"", "queue_size", "integer 16-10000000", "16384", "Records the output's queue holds while the output is slow; beyond it the oldest are dropped and counted (tunneldoc_sink_dropped_total{reason=\"queue_full\"})."},
   ConfigKey{"", "incidents", "map", "see INCIDENTS KEYS", "How repeats fold into incidents (see INCIDENTS KEYS)."},
+  ConfigKey{"", "language", "en|zh-TW", "en", "Language of the records' title, diagnosis and remedies: en (English) or zh-TW (Traditional Chinese). Each record says its language in \"lang\"."},
+  ConfigKey{"", "versions", "map", "every version", "Software versions the operator runs (see VERSIONS KEYS), e.g. {asa: \"9.16\", ios: \"15.4\"}."},
 
   ConfigKey{"listeners[]", "type", "udp|tcp|tls", "", "Required. The transport."},
   ConfigKey{"listeners[]", "address", "ADDR:PORT", "", "Required. Numeric address and port; [V6]:PORT for IPv6, :PORT for every address."},
@@ -61,6 +64,13 @@ constexpr std::array kKeys = {
 
   ConfigKey{"metrics", "address", "ADDR:PORT", "127.0.0.1:9514", "Where the HTTP endpoint listens."},
   ConfigKey{"metrics", "path", "URL path", "/metrics", "Path of the Prometheus text exposition; /healthz is always served beside it."},
+
+  ConfigKey{"versions", "asa", "version", "every version", "ASA (and FTD) software, e.g. \"9.16\" or \"8.2(5)\"."},
+  ConfigKey{"versions", "ios", "version", "every version", "IOS or IOS XE software, e.g. \"15.4(3)M\"."},
+  ConfigKey{"versions", "pix", "version", "every version", "PIX software, e.g. \"6.3\"."},
+  ConfigKey{"versions", "vpn-client", "version", "every version", "Cisco VPN Client, e.g. \"5.0.07\"."},
+  ConfigKey{"versions", "anyconnect", "version", "every version", "AnyConnect or Secure Client, e.g. \"4.10\"."},
+  ConfigKey{"versions", "vpn3000", "version", "every version", "VPN 3000 concentrator, e.g. \"4.7\"."},
 };
 // clang-format on
 

@@ -60,50 +60,49 @@ void append_json_string(std::string& out, std::string_view s) {
   out += dump(json(std::string(s)));
 }
 
-nlohmann::ordered_json section_json(const Section& s) {
-  json steps = json::array();
-  for (const Step& step : s.steps) steps.push_back(step.text);
+nlohmann::ordered_json section_json(const Section& s, const Audience& audience) {
+  const SectionText text = s.text(audience.lang);
   json related = json::array();
   for (const auto& r : s.related) related.push_back(r);
   return json{{"section", s.slug},
-              {"title", s.title},
-              {"summary", s.summary},
-              {"steps", steps},
-              {"commands", platform_json(s.all_commands())},
-              {"command_groups", command_groups_json(s.command_groups())},  // by software version
-              {"verify", platform_json(s.verify)},
-              {"caution", s.caution ? json(*s.caution) : json(nullptr)},
+              {"title", text.title},
+              {"summary", text.summary},
+              {"steps", text.steps},
+              {"commands", platform_json(s.all_commands(audience.versions))},
+              {"command_groups", command_groups_json(s.command_groups(audience.versions))},  // by software version
+              {"verify", platform_json(s.verify_commands(audience.versions))},
+              {"caution", text.caution ? json(*text.caution) : json(nullptr)},
               {"related", related}};
 }
 
-nlohmann::ordered_json signature_json(const Signature& s, const KnowledgeBase& kb) {
+namespace {
+// The members of a signature or a rule: its text in the audience's language
+// ("lang" says which one it is: "en" where the entry has no translation).
+template <class Entry>
+json entry_json(const Entry& e, const KnowledgeBase& kb, const Audience& audience) {
   json remedies = json::array();
-  for (const auto& slug : s.sections) {
-    if (const Section* sec = kb.find_section(slug)) remedies.push_back(section_json(*sec));
+  for (const auto& slug : e.sections) {
+    if (const Section* sec = kb.find_section(slug)) remedies.push_back(section_json(*sec, audience));
   }
+  const EntryText text = e.text(audience.lang);
   json j = json::object();
-  j["signature"] = s.id;
-  j["title"] = s.title;
-  j["diagnosis"] = s.diagnosis;
-  j["confidence"] = std::string(to_string(s.confidence));
-  j["sections"] = s.sections;
+  j["signature"] = e.id;
+  j["lang"] = find_translation(e.translations, audience.lang) != nullptr ? audience.lang : std::string("en");
+  j["title"] = text.title;
+  j["diagnosis"] = text.diagnosis;
+  j["confidence"] = std::string(to_string(e.confidence));
+  j["sections"] = e.sections;
   j["remedies"] = remedies;
   return j;
 }
+}  // namespace
 
-nlohmann::ordered_json rule_json(const Rule& r, const KnowledgeBase& kb) {
-  json remedies = json::array();
-  for (const auto& slug : r.sections) {
-    if (const Section* sec = kb.find_section(slug)) remedies.push_back(section_json(*sec));
-  }
-  json j = json::object();
-  j["signature"] = r.id;
-  j["title"] = r.title;
-  j["diagnosis"] = r.diagnosis;
-  j["confidence"] = std::string(to_string(r.confidence));
-  j["sections"] = r.sections;
-  j["remedies"] = remedies;
-  return j;
+nlohmann::ordered_json signature_json(const Signature& s, const KnowledgeBase& kb, const Audience& audience) {
+  return entry_json(s, kb, audience);
+}
+
+nlohmann::ordered_json rule_json(const Rule& r, const KnowledgeBase& kb, const Audience& audience) {
+  return entry_json(r, kb, audience);
 }
 
 std::string format_utc_ms(std::int64_t ms) {
@@ -117,7 +116,7 @@ std::string format_utc_ms(std::int64_t ms) {
 namespace {
 std::string body_of(const json& j) {
   std::string body;
-  for (const char* member : {"title", "diagnosis", "confidence", "sections", "remedies"}) {
+  for (const char* member : {"lang", "title", "diagnosis", "confidence", "sections", "remedies"}) {
     if (!body.empty()) body += ',';
     body += dump(json(member));
     body += ':';
@@ -140,9 +139,9 @@ void JsonRenderer::prepare(const std::shared_ptr<const KnowledgeBase>& kb) {
   kb_ = kb;
   body_.clear();
   if (!kb_) return;
-  for (const Signature& s : kb_->signatures()) body_.emplace(s.id, body_of(signature_json(s, *kb_)));
+  for (const Signature& s : kb_->signatures()) body_.emplace(s.id, body_of(signature_json(s, *kb_, audience_)));
   for (const Rule& r : kb_->rules()) {
-    if (!r.title.empty()) body_.emplace(r.id, body_of(rule_json(r, *kb_)));
+    if (!r.title.empty()) body_.emplace(r.id, body_of(rule_json(r, *kb_, audience_)));
   }
 }
 
@@ -201,7 +200,9 @@ void JsonRenderer::render(const Output& o, std::string& out) {
   } else {
     // An entry the knowledge base no longer has (an incident restored after
     // an upgrade): the id stands in for the text.
-    out += "\"title\":";
+    out += "\"lang\":";
+    append_json_string(out, audience_.lang);
+    out += ",\"title\":";
     append_json_string(out, o.entry);
     out += ",\"diagnosis\":null,\"confidence\":\"medium\",\"sections\":[],\"remedies\":[]";
   }
@@ -269,6 +270,7 @@ void JsonRenderer::render(const Output& o, std::string& out) {
 namespace {
 class JsonEncoder final : public Encoder {
  public:
+  explicit JsonEncoder(Audience audience) : renderer_(std::move(audience)) {}
   void encode(const Output& o, std::string& out) override { renderer_.render(o, out); }
 
  private:
@@ -276,8 +278,8 @@ class JsonEncoder final : public Encoder {
 };
 }  // namespace
 
-std::unique_ptr<Encoder> make_json_encoder() {
-  return std::make_unique<JsonEncoder>();
+std::unique_ptr<Encoder> make_json_encoder(Audience audience) {
+  return std::make_unique<JsonEncoder>(std::move(audience));
 }
 
 }  // namespace tunneldoc

@@ -94,6 +94,9 @@ void apply_overrides(const ServeOptions& o, ServeConfig& c, std::vector<std::str
       errors.push_back("--stream must be incidents, lines or all, not '" + *o.stream + "'");
     }
   }
+  if (!o.lang.empty()) c.audience.lang = o.lang;
+  for (const auto& [platform, version] : o.versions)
+    add_software_version(platform + "=" + version, c.audience.versions);
   for (const std::string& f : o.files) c.files.push_back(FileSourceConfig{f, false});
   if (o.metrics) {
     if (*o.metrics == "off") {
@@ -238,7 +241,7 @@ bool Server::open_sinks(std::string& error) {
   o.queue_capacity = config_.queue_size;
   auto transport = make_file_transport(config_.output, error);
   if (!transport) return false;
-  sinks_.push_back(std::make_unique<Sink>(o, make_json_encoder(), std::move(transport), metrics_));
+  sinks_.push_back(std::make_unique<Sink>(o, make_json_encoder(config_.audience), std::move(transport), metrics_));
   std::vector<Sink*> raw;
   for (auto& s : sinks_) raw.push_back(s.get());
   router_ = std::make_unique<Router>(std::move(raw));
@@ -355,8 +358,10 @@ void Server::reload() {
   };
   if (listeners_of(next.config) != listeners_of(config_) || next.config.output != config_.output ||
       next.config.files.size() != config_.files.size() || next.config.stream != config_.stream ||
-      next.config.state_dir != config_.state_dir)
-    spdlog::warn("listeners, files, output, stream and state_dir changes take effect at the next restart");
+      next.config.state_dir != config_.state_dir || next.config.audience.lang != config_.audience.lang ||
+      next.config.audience.versions != config_.audience.versions)
+    spdlog::warn(
+        "listeners, files, output, stream, state_dir, language and versions changes take effect at the next restart");
   if (!outputs_ok) {
     fail("an output could not be reopened", {"see the errors above; /healthz reports the sink"});
     return;
@@ -523,6 +528,8 @@ int run_tail(const TailOptions& options) {
   o.metrics = "off";
   o.state_file = options.state_file;
   o.stream = options.stream;
+  o.lang = options.audience.lang;
+  o.versions = options.audience.versions;
   if (!options.state_dir.empty()) o.state_dir = options.state_dir;
   ConfigResult r;
   r.config = default_config();

@@ -31,6 +31,8 @@ struct ScanOptions {
   // Only the incidents, each once in its final state at the end of input
   // (open, or resolved), in the order they opened.
   bool incidents = false;
+  // The records' language and the software versions whose commands they show.
+  Audience audience;
 };
 
 // Exit code: 0 when every input was read and every record written, 1 when
@@ -43,6 +45,7 @@ struct ExplainOptions {
   std::string query;  // slug, signature id, message id/key, or a log line
   std::filesystem::path signatures;
   bool json = false;
+  Audience audience;  // language of the text, software versions of the commands
 };
 
 // Exit code: 0 when something in the knowledge base answers, 1 when nothing

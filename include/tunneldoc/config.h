@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tunneldoc/allowlist.h"
+#include "tunneldoc/knowledge_base.h"
 
 namespace tunneldoc {
 
@@ -91,6 +92,9 @@ struct ServeConfig {
   int update_interval_seconds = 300;  // an open incident repeats its record at most this often
   int quiet_timeout_seconds = 1800;   // an incident with no repeat this long is resolved (quiet)
   std::size_t max_tracked = 50000;    // (device, peer) pairs tracked; the least recently used is evicted
+  // The records' language (kLanguages) and the operator's software versions:
+  // remedies show only the commands for those versions.
+  Audience audience;
 };
 
 // The configuration used when there is no file: listeners on 127.0.0.1:5514

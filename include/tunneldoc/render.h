@@ -2,8 +2,11 @@
 // the encoder of the `json` sink format, and the JSON views of `explain`.
 //
 // JsonRenderer pre-renders, once per knowledge base, the members that never
-// change for a signature or a rule (title, diagnosis, confidence, sections,
-// remedies); render() then only adds the per-record members. Output is always
+// change for a signature or a rule (lang, title, diagnosis, confidence,
+// sections, remedies), for its Audience: the text in the audience's language
+// (the English where an entry has no translation; "lang" says which), and
+// only the commands of the audience's software versions. render() then only
+// adds the per-record members. Output is always
 // valid UTF-8: invalid bytes are replaced with U+FFFD, never dropped. A
 // JsonRenderer is not thread-safe (it caches the formatted received time and
 // the tables of the last knowledge base it saw); use one per thread.
@@ -27,7 +30,7 @@ inline constexpr std::string_view kSchema = "tunneldoc.diagnosis/1";
 
 class JsonRenderer {
  public:
-  JsonRenderer() = default;
+  explicit JsonRenderer(Audience audience = {}) : audience_(std::move(audience)) {}
   // Appends one JSON object and a '\n' to `out`.
   void render(const Output& o, std::string& out);
 
@@ -39,6 +42,7 @@ class JsonRenderer {
   void prepare(const std::shared_ptr<const KnowledgeBase>& kb);
   std::string_view received(std::int64_t ms);
 
+  Audience audience_;
   std::shared_ptr<const KnowledgeBase> kb_;
   // Per signature or rule id: "title":...,"remedies":[...]
   std::unordered_map<std::string, std::string, StringHash, std::equal_to<>> body_;
@@ -46,14 +50,15 @@ class JsonRenderer {
   std::string received_text_;
 };
 
-// The `json` format of a sink.
-std::unique_ptr<Encoder> make_json_encoder();
+// The `json` format of a sink, for `audience` (language, software versions).
+std::unique_ptr<Encoder> make_json_encoder(Audience audience = {});
 
-// JSON views of knowledge-base entries, for `explain --json` and remedies.
-// Members keep the order of the record in docs/design (ordered_json).
-nlohmann::ordered_json section_json(const Section& s);
-nlohmann::ordered_json signature_json(const Signature& s, const KnowledgeBase& kb);
-nlohmann::ordered_json rule_json(const Rule& r, const KnowledgeBase& kb);
+// JSON views of knowledge-base entries, for `explain --json` and remedies, in
+// the audience's language and with its versions' commands. Members keep the
+// order of the record in docs/design (ordered_json).
+nlohmann::ordered_json section_json(const Section& s, const Audience& audience = {});
+nlohmann::ordered_json signature_json(const Signature& s, const KnowledgeBase& kb, const Audience& audience = {});
+nlohmann::ordered_json rule_json(const Rule& r, const KnowledgeBase& kb, const Audience& audience = {});
 
 // `s` as a JSON string literal (quotes included), invalid UTF-8 replaced.
 void append_json_string(std::string& out, std::string_view s);

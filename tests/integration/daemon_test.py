@@ -736,6 +736,42 @@ def scenario_config_errors(args, work):
     check(r.returncode == 1 and "cannot listen" in r.stderr, "port in use: {} {}".format(r.returncode, r.stderr))
 
 
+def scenario_language(args, work):
+    """serve: language and versions from the configuration, --version-of overriding one platform;
+    the records the output sink encodes carry them."""
+    cfg = os.path.join(work, "lang.yaml")
+    with open(cfg, "w") as f:
+        f.write('language: zh-TW\nversions: {asa: "8.2", ios: "15.4"}\nlisteners: []\n')
+    d = Daemon.serve(args, work, ["--config", cfg, "--udp", "127.0.0.1:0", "--version-of", "asa=9.16"])
+    try:
+        logger("-P", str(d.port("udp")), "--udp", message=MSG.format(ip="203.0.113.9"))
+        got = d.wait_diagnoses(1)[0]
+        check(got["signature"] == SIG, "signature: {}".format(got["signature"]))
+        check(got["lang"] == "zh-TW", "lang: {}".format(got["lang"]))
+        check(any("\u4e00" <= ch <= "\u9fff" for ch in got["title"]), "title in Chinese: " + got["title"])
+        ts = [r for r in got["remedies"] if r["section"] == "transform-set"]
+        check(len(ts) == 1, "transform-set remedy")
+        asa = ts[0]["commands"]["asa"]
+        check(any("ikev1" in c for c in asa), "9.16 (the command line) wins over 8.2: {}".format(asa))
+        check(not any(c.endswith("set transform-set <ts-name>") and "ikev1" not in c for c in asa),
+              "no pre-8.4 command: {}".format(asa))
+        check(all(g["versions"] != "<8.4" for g in ts[0]["command_groups"]), "no <8.4 group")
+        # The language is set at start: a reload that changes it says so and keeps the old one.
+        with open(cfg, "w") as f:
+            f.write('language: en\nlisteners: []\n')
+        d.signal(signal.SIGHUP)
+        wait_for(lambda: "language and versions changes take effect at the next restart" in d.stderr(), 10,
+                 "the reload's warning")
+        logger("-P", str(d.port("udp")), "--udp", message=MSG.format(ip="203.0.113.10"))
+        again = d.wait_diagnoses(2)[1]
+        check(again["lang"] == "zh-TW", "language after the reload: {}".format(again["lang"]))
+    finally:
+        d.stop()
+    r = subprocess.run([args.binary, "serve", "--signatures", args.signatures, "--udp", "127.0.0.1:0",
+                        "--metrics", "off", "--version-of", "asa=newest"], capture_output=True, text=True, timeout=20)
+    check(r.returncode != 0 and "not a software version" in r.stderr, "bad --version-of: " + r.stderr)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("scenario")
