@@ -35,6 +35,11 @@ std::unique_ptr<CLI::App> make_cli(CommandLine& options, const std::string& defa
       ->capture_default_str()
       ->check(CLI::IsMember({"lines", "incidents", "all"}));
   scan_cmd->add_flag("--incidents", scan.incidents, "Print only the incidents, each in its final state at the end");
+  scan_cmd->add_option("--report", scan.report,
+                       "Also write one self-contained HTML report (incidents, timeline, evidence, remedies) to FILE");
+  scan_cmd->add_option("--lang", scan.lang, "Language of the report's own words")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"en"}));
 
   tunneldoc::ExplainOptions& explain = options.explain;
   explain.signatures = default_dir;

@@ -31,12 +31,16 @@ struct ScanOptions {
   // Only the incidents, each once in its final state at the end of input
   // (open, or resolved), in the order they opened.
   bool incidents = false;
+  // Also write an HTML report (view.h) of everything the scan found to this
+  // file; "" writes none. `lang`: the report's language ("en" today).
+  std::filesystem::path report;
+  std::string lang = "en";
 };
 
 // Exit code: 0 when every input was read and every record written, 1 when
 // an input could not be opened or read (the others are still scanned) or the
-// output could not be written (scanning stops), 2 when the knowledge base
-// does not load.
+// output or the report could not be written (scanning stops), 2 when the
+// knowledge base does not load.
 int run_scan(const ScanOptions& options, std::ostream& out, std::ostream& err);
 
 struct ExplainOptions {

@@ -65,6 +65,8 @@ struct ServeConfig {
   std::string output = "-";                                       // JSON-lines file, "-" for stdout
   std::optional<Endpoint> metrics = Endpoint{"127.0.0.1", 9514};  // nullopt: no HTTP server
   std::string metrics_path = "/metrics";
+  std::vector<Cidr> metrics_allow;           // who may connect to the HTTP endpoint; empty: everyone
+  std::filesystem::path metrics_token_file;  // "" : no bearer token required
   int shutdown_timeout_seconds = 5;
   // Where incidents (and later spools) are kept across restarts; "" keeps none.
   std::filesystem::path state_dir;
@@ -94,5 +96,9 @@ ConfigResult load_config(const std::filesystem::path& path);
 // (after command-line overrides): TLS files readable, no two listeners on one
 // transport and endpoint. Appends to `errors`.
 void validate_config(const ServeConfig& config, std::vector<std::string>& errors);
+
+// The bearer token on the first line of `path` (trailing blanks removed):
+// printable ASCII, no spaces. False with `error` otherwise.
+bool read_token_file(const std::filesystem::path& path, std::string& token, std::string& error);
 
 }  // namespace tunneldoc
