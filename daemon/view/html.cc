@@ -67,6 +67,9 @@ struct UiText {
   const char* no_devices;
   const char* no_resolved;
   const char* more_rows;
+  const char* more_devices;
+  const char* merged_bars;
+  const char* more_peers;
   const char* details;
   const char* evidence;
   const char* diagnosis;
@@ -137,6 +140,9 @@ constexpr UiText kEnglish{
     "No device has sent a message tunneldoc diagnoses.",
     "None resolved.",
     "… and {} more (the JSON at incidents has all of them).",
+    "… and {} more devices (those with failing peers are listed first).",
+    "{} incidents ({} open)",
+    "… and {} more peers of this device (failing peers are listed first).",
     "Incident details",
     "Evidence",
     "Diagnosis",
@@ -486,8 +492,24 @@ class Renderer {
     std::unordered_map<std::string_view, std::vector<const Output*>> by_device;
     for (const auto& list : {&s_.open, &s_.resolved})
       for (const OutputPtr& r : *list) by_device[r->incident->device].push_back(r.get());
+    // Devices with a failing peer first, then with a recovered one, by name within.
+    auto rank = [](const DeviceView& d) {
+      int r = 2;
+      for (const PeerView& p : d.peers)
+        r = std::min(r, p.state == PeerState::failing ? 0 : p.state == PeerState::recovered ? 1 : 2);
+      return r;
+    };
+    std::vector<std::pair<int, const DeviceView*>> order;
+    order.reserve(s_.devices.size());
+    for (const DeviceView& d : s_.devices) order.emplace_back(rank(d), &d);
+    std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     std::size_t n = 0;
-    for (const DeviceView& d : s_.devices) {
+    for (const auto& [device_rank, device] : order) {
+      if (o_.live && n == o_.max_devices) {
+        h.raw("<p class=\"more\">").text(fmt::format(fmt::runtime(t_.more_devices), order.size() - n)).raw("</p>\n");
+        break;
+      }
+      const DeviceView& d = *device;
       const std::string id = "dev-" + std::to_string(n++);
       h.raw("<article class=\"device\" aria-labelledby=\"").raw(id).raw("\">\n<h3 id=\"").raw(id).raw("\">");
       device_cell(h, d.name);
@@ -496,7 +518,14 @@ class Renderer {
       h.raw("</caption>\n<thead><tr><th scope=\"col\">").raw(t_.peer).raw("</th><th scope=\"col\">").raw(t_.state);
       h.raw("</th><th scope=\"col\">").raw(t_.open_incidents).raw("</th><th scope=\"col\">").raw(t_.diagnoses);
       h.raw("</th><th scope=\"col\">").raw(t_.last_diagnosis).raw("</th></tr></thead>\n<tbody>\n");
+      std::size_t shown = 0;
       for (const PeerView& p : d.peers) {
+        if (o_.live && shown == o_.max_peers) {
+          h.raw("<tr><td colspan=\"5\" class=\"more\">");
+          h.text(fmt::format(fmt::runtime(t_.more_peers), d.peers.size() - shown)).raw("</td></tr>\n");
+          break;
+        }
+        ++shown;
         h.raw("<tr data-state=\"").raw(to_string(p.state)).raw("\"><th scope=\"row\" data-label=\"").raw(t_.peer);
         h.raw("\">");
         peer_cell(h, p.name);
@@ -562,18 +591,48 @@ class Renderer {
         h.text(label);
       }
       h.raw("</span><svg viewBox=\"0 0 1000 12\" preserveAspectRatio=\"none\" aria-hidden=\"true\">");
+      // Bars that touch at this scale merge into one (a lane holds at most
+      // ~250 rects however many incidents it had).
+      struct Segment {
+        double a, b;
+        std::int64_t from, to;
+        std::size_t count = 0, open = 0;
+        const Output* only = nullptr;
+      };
+      std::vector<Segment> segments;
       for (const auto& [lane, r] : bars) {
         if (lane != index) continue;
         const IncidentInfo& i = *r->incident;
-        const std::int64_t end = i.state == IncidentState::resolved ? std::max(i.last_seen_ms, r->at_ms) : s_.now_ms;
-        const double a = x(i.first_seen_ms), b = std::max(x(end), a + 4.0);
-        h.raw(fmt::format("<rect class=\"{}\" x=\"{:.1f}\" y=\"1\" width=\"{:.1f}\" height=\"10\"><title>",
-                          i.state == IncidentState::resolved ? "bar done" : "bar open", std::min(a, width - 4.0),
-                          b - a));
-        h.text(entries_.of(*r).title)
-            .raw(" (")
-            .raw(i.state == IncidentState::resolved ? t_.resolved_state : t_.open_state);
-        h.raw(") ").text(when(i.first_seen_ms)).raw(" – ").text(when(end)).raw("</title></rect>");
+        const bool resolved = i.state == IncidentState::resolved;
+        const std::int64_t end = resolved ? std::max(i.last_seen_ms, r->at_ms) : s_.now_ms;
+        const double a = std::min(x(i.first_seen_ms), width - 4.0);
+        segments.push_back({a, std::max(x(end), a + 4.0), i.first_seen_ms, end, 1, resolved ? 0u : 1u, r});
+      }
+      std::sort(segments.begin(), segments.end(), [](const Segment& p, const Segment& q) { return p.a < q.a; });
+      std::vector<Segment> merged;
+      for (const Segment& g : segments) {
+        if (!merged.empty() && g.a <= merged.back().b + 2.0) {
+          Segment& m = merged.back();
+          m.b = std::max(m.b, g.b);
+          m.from = std::min(m.from, g.from);
+          m.to = std::max(m.to, g.to);
+          m.count += g.count;
+          m.open += g.open;
+          m.only = nullptr;
+        } else {
+          merged.push_back(g);
+        }
+      }
+      for (const Segment& g : merged) {
+        h.raw(
+            fmt::format("<rect class=\"{}\" data-n=\"{}\" x=\"{:.1f}\" y=\"1\" width=\"{:.1f}\" height=\"10\"><title>",
+                        g.open != 0 ? "bar open" : "bar done", g.count, g.a, g.b - g.a));
+        if (g.only != nullptr) {
+          h.text(entries_.of(*g.only).title).raw(" (").raw(g.open != 0 ? t_.open_state : t_.resolved_state).raw(")");
+        } else {
+          h.text(fmt::format(fmt::runtime(t_.merged_bars), g.count, g.open));
+        }
+        h.raw(" ").text(when(g.from)).raw(" – ").text(when(g.to)).raw("</title></rect>");
       }
       h.raw("</svg></div>\n");
     };

@@ -150,10 +150,13 @@ struct PageOptions {
   std::string lang = "en";
   bool live = false;  // the status page (polls /live) or a report (static)
   int refresh_seconds = 5;
-  // Live page: rows of the open-incident table and incidents with details;
-  // the rest is summarised ("and N more", the JSON routes have all).
+  // Live page: rows of the open-incident table, incidents with details,
+  // devices and peers per device shown; the rest is summarised ("and N
+  // more"; the JSON routes have every incident).
   std::size_t max_rows = 500;
   std::size_t max_details = 200;
+  std::size_t max_devices = 200;       // devices with a failing peer come first
+  std::size_t max_peers = 50;          // per device; failing peers come first
   std::vector<std::string> listeners;  // "udp 127.0.0.1:5514", shown when nothing arrived yet
   std::string kb_version;
   // Report only.

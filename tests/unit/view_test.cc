@@ -357,3 +357,25 @@ TEST_CASE("view: scan --report writes one self-contained file from the sample lo
   CHECK(run_scan(o, out2, err2) == 1);
   CHECK(err2.str().find("cannot write the report") != std::string::npos);
 }
+
+TEST_CASE("view: the live page stays bounded: peers, devices and bars beyond its limits are summarised", "[view]") {
+  Feed feed;
+  StatusStore store(ViewOptions{});
+  for (int i = 0; i < 60; ++i) apply_all(store, feed.line(rejected("203.0.113." + std::to_string(i)), kStart + i));
+  for (int i = 0; i < 3; ++i) {  // recovered devices, listed after the failing one
+    apply_all(store, feed.line(rejected("198.51.100.1", "asa-" + std::to_string(i)), kStart + 100 + i));
+    apply_all(store, feed.line(completed("198.51.100.1", "asa-" + std::to_string(i)), kStart + 200 + i));
+  }
+  PageOptions o;
+  o.live = true;
+  o.max_peers = 50;
+  o.max_devices = 2;
+  const std::string page = render_page(*store.snapshot(), o);
+  CHECK(page.find("… and 10 more peers of this device (failing peers are listed first).") != std::string::npos);
+  CHECK(page.find("… and 2 more devices (those with failing peers are listed first).") != std::string::npos);
+  CHECK(page.find("<h3 id=\"dev-0\">hq-asa</h3>") != std::string::npos);
+  // hq-asa's 60 incidents within a minute of a six-hour window: eight lanes of
+  // one bar each, and the other 52 peers merged into one bar that counts them.
+  CHECK(page.find("data-n=\"52\"") != std::string::npos);
+  CHECK(page.find("52 incidents (52 open)") != std::string::npos);
+}
