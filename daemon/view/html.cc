@@ -64,6 +64,7 @@ struct UiText {
   const char* empty_hint;
   const char* no_open;
   const char* no_open_report;
+  const char* none_yet;
   const char* no_devices;
   const char* no_resolved;
   const char* more_rows;
@@ -137,6 +138,7 @@ constexpr UiText kEnglish{
     "logging host at it (docs/quick-start.md). Ordinary traffic messages are read and counted, not shown.",
     "No open incidents: every tunnel tunneldoc has seen a problem with has recovered.",
     "No incident was still open at the end of the log.",
+    "None yet.",
     "No device has sent a message tunneldoc diagnoses.",
     "None resolved.",
     "… and {} more (the JSON at incidents has all of them).",
@@ -436,7 +438,9 @@ class Renderer {
     h.raw("<section aria-labelledby=\"h-open\" id=\"open\">\n<h2 id=\"h-open\">").raw(t_.open_incidents);
     h.raw(" <span class=\"badge\">").num(s_.open.size()).raw("</span></h2>\n");
     if (s_.open.empty()) {
-      h.raw("<p class=\"ok-note\">").raw(o_.live ? t_.no_open : t_.no_open_report).raw("</p>\n</section>\n");
+      const bool nothing_yet = s_.devices.empty() && s_.resolved.empty();
+      h.raw("<p class=\"ok-note\">").raw(!o_.live ? t_.no_open_report : nothing_yet ? t_.none_yet : t_.no_open);
+      h.raw("</p>\n</section>\n");
       return;
     }
     h.raw("<div class=\"scroll\"><table class=\"incidents\" id=\"open-table\" aria-labelledby=\"h-open\">\n");
