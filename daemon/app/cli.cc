@@ -66,6 +66,8 @@ std::unique_ptr<CLI::App> make_cli(CommandLine& options, const std::string& defa
       ->check(CLI::IsMember({"lines", "incidents", "all"}));
   scan_cmd->add_flag("--incidents", scan.incidents, "Print only the incidents, each in its final state at the end");
   add_audience_options(*scan_cmd, scan.audience.lang, scan.audience.versions);
+  scan_cmd->add_option("--report", scan.report,
+                       "Also write one self-contained HTML report (incidents, timeline, evidence, remedies) to FILE");
 
   tunneldoc::ExplainOptions& explain = options.explain;
   explain.signatures = default_dir;

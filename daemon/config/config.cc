@@ -335,6 +335,10 @@ ConfigResult load_config(const std::filesystem::path& path) {
         r.get(metrics, "path", c.metrics_path);
         if (c.metrics_path.empty() || c.metrics_path.front() != '/')
           r.error(metrics["path"], "metrics \"path\" must start with /");
+        r.networks(metrics, "allow", c.metrics_allow);
+        s.clear();
+        r.get(metrics, "token_file", s);
+        c.metrics_token_file = s;
       } else {
         r.error(metrics, "\"metrics\" must be a map (address, path) or off");
       }
@@ -369,6 +373,31 @@ void validate_config(const ServeConfig& c, std::vector<std::string>& errors) {
     if (f.path.empty()) errors.push_back("a followed file has an empty path");
   }
   if (c.files.empty() && c.listeners.empty()) errors.push_back("nothing to do: no listeners and no files");
+  if (c.metrics && !c.metrics_token_file.empty()) {
+    std::string token, why;
+    if (!read_token_file(c.metrics_token_file, token, why)) errors.push_back("metrics token_file: " + why);
+  }
+}
+
+bool read_token_file(const std::filesystem::path& path, std::string& token, std::string& error) {
+  std::ifstream in(path);
+  if (!in) {
+    error = "cannot read " + path.string();
+    return false;
+  }
+  std::getline(in, token);
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ' || token.back() == '\t')) token.pop_back();
+  if (token.empty()) {
+    error = path.string() + " holds no token on its first line";
+    return false;
+  }
+  for (char ch : token) {
+    if (static_cast<unsigned char>(ch) <= 0x20 || static_cast<unsigned char>(ch) >= 0x7f) {
+      error = path.string() + ": a token is printable ASCII without spaces";
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace tunneldoc

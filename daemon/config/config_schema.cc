@@ -63,7 +63,9 @@ constexpr std::array kKeys = {
   ConfigKey{"incidents", "max_tracked", "integer 16-100000000", "50000", "(device, peer) pairs tracked at once; the least recently used is evicted (resolved, resolution evicted) and counted in tunneldoc_correlator_evicted_total."},
 
   ConfigKey{"metrics", "address", "ADDR:PORT", "127.0.0.1:9514", "Where the HTTP endpoint listens."},
-  ConfigKey{"metrics", "path", "URL path", "/metrics", "Path of the Prometheus text exposition; /healthz is always served beside it."},
+  ConfigKey{"metrics", "path", "URL path", "/metrics", "Path of the Prometheus text exposition; /healthz is always served beside it, and the status page at / (docs/status-page.md)."},
+  ConfigKey{"metrics", "allow", "list of CIDR", "everyone", "Client networks allowed to connect (metrics, status page, /healthz); others are closed at once and counted (tunneldoc_http_denied_total{reason=\"address\"})."},
+  ConfigKey{"metrics", "token_file", "path", "none", "File whose first line is a bearer token every request but /healthz must carry (Authorization: Bearer TOKEN); others get 401, counted. Read at start."},
 
   ConfigKey{"versions", "asa", "version", "every version", "ASA (and FTD) software, e.g. \"9.16\" or \"8.2(5)\"."},
   ConfigKey{"versions", "ios", "version", "every version", "IOS or IOS XE software, e.g. \"15.4(3)M\"."},

@@ -35,11 +35,17 @@
 #include "tunneldoc/render.h"
 #include "tunneldoc/route.h"
 #include "tunneldoc/sink.h"
+#include "tunneldoc/view.h"
 
 namespace tunneldoc {
 namespace {
 
 namespace asio = boost::asio;
+
+std::int64_t wall_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 void setup_logging(const std::string& level) {
   static bool done = false;
@@ -173,6 +179,8 @@ class Server {
   Gauge& up_;
   Gauge* kb_info_ = nullptr;
 
+  std::unique_ptr<StatusStore> view_;  // the status page's picture, when the HTTP endpoint is on
+  std::unique_ptr<StatusPages> pages_;
   std::vector<std::unique_ptr<Sink>> sinks_;
   std::unique_ptr<Router> router_;
   std::unique_ptr<Pipeline> pipeline_;
@@ -242,6 +250,14 @@ bool Server::open_sinks(std::string& error) {
   auto transport = make_file_transport(config_.output, error);
   if (!transport) return false;
   sinks_.push_back(std::make_unique<Sink>(o, make_json_encoder(config_.audience), std::move(transport), metrics_));
+  if (config_.metrics) {
+    // The status page is fed like any output. An open incident with no record
+    // for longer than the correlator could stay silent lost its resolved record.
+    ViewOptions vo;
+    vo.stale_ms = (config_.quiet_timeout_seconds + config_.update_interval_seconds + 120) * 1000LL;
+    view_ = std::make_unique<StatusStore>(vo, &metrics_);
+    sinks_.push_back(make_view_sink(*view_, metrics_, config_.queue_size));
+  }
   std::vector<Sink*> raw;
   for (auto& s : sinks_) raw.push_back(s.get());
   router_ = std::make_unique<Router>(std::move(raw));
@@ -259,8 +275,17 @@ bool Server::bind(std::string& error) {
     listeners_.push_back(std::move(listener));
   }
   if (config_.metrics) {
+    HttpAccess access;
+    access.allow = config_.metrics_allow;
+    if (!config_.metrics_token_file.empty() && !read_token_file(config_.metrics_token_file, access.token, error))
+      return false;
+    PageOptions page;
+    page.live = true;
+    for (const auto& l : listeners_) page.listeners.push_back(l->name());
+    pages_ = std::make_unique<StatusPages>(*view_, page);
     http_ = make_metrics_server(
-        control_, *config_.metrics, config_.metrics_path, metrics_, [this] { return health(); }, error);
+        control_, *config_.metrics, config_.metrics_path, metrics_, [this] { return health(); }, error,
+        [this](const HttpRequest& q, HttpResponse& r) { return pages_->handle(q, r); }, std::move(access));
     if (!http_) return false;
     spdlog::info("metrics on http://{}{}, health on /healthz", http_->local_endpoint().to_string(),
                  config_.metrics_path);
@@ -307,6 +332,7 @@ void Server::arm_tick() {
   tick_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || stopping_) return;
     pipeline_->tick();
+    if (view_) view_->tick(wall_clock_ms());
     if (++ticks_ % 60 == 0) save_incidents();  // a crash loses at most a minute of incident state
     arm_tick();
   });
@@ -426,6 +452,9 @@ int Server::run() {
       spdlog::error("cannot restore incidents ({}); moved to {} and starting without them", error, aside.string());
     } else if (const std::size_t n = pipeline_->correlator().open_incidents(); n != 0) {
       spdlog::info("restored {} open incident{} from {}", n, n == 1 ? "" : "s", incidents_file_.string());
+      if (view_) {
+        for (const OutputPtr& o : pipeline_->correlator().snapshot()) view_->apply(o);
+      }
     }
   }
   if (!config_.files.empty()) {

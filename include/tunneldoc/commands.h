@@ -33,12 +33,15 @@ struct ScanOptions {
   bool incidents = false;
   // The records' language and the software versions whose commands they show.
   Audience audience;
+  // Also write an HTML report (view.h) of everything the scan found to this
+  // file, in the records' language; "" writes none.
+  std::filesystem::path report;
 };
 
 // Exit code: 0 when every input was read and every record written, 1 when
 // an input could not be opened or read (the others are still scanned) or the
-// output could not be written (scanning stops), 2 when the knowledge base
-// does not load.
+// output or the report could not be written (scanning stops), 2 when the
+// knowledge base does not load.
 int run_scan(const ScanOptions& options, std::ostream& out, std::ostream& err);
 
 struct ExplainOptions {

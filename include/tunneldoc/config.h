@@ -84,6 +84,8 @@ struct ServeConfig {
   std::string output = "-";                                       // JSON-lines file, "-" for stdout
   std::optional<Endpoint> metrics = Endpoint{"127.0.0.1", 9514};  // nullopt: no HTTP server
   std::string metrics_path = "/metrics";
+  std::vector<Cidr> metrics_allow;           // who may connect to the HTTP endpoint; empty: everyone
+  std::filesystem::path metrics_token_file;  // "" : no bearer token required
   int shutdown_timeout_seconds = 5;
   // Where incidents (and later spools) are kept across restarts; "" keeps none.
   std::filesystem::path state_dir;
@@ -129,5 +131,9 @@ std::size_t descriptors_needed(const ServeConfig& config);
 // and returns false: the daemon must not start only to fail with EMFILE under
 // load. Never lowers a limit.
 bool fit_descriptor_limit(const ServeConfig& config, std::ostream& err);
+
+// The bearer token on the first line of `path` (trailing blanks removed):
+// printable ASCII, no spaces. False with `error` otherwise.
+bool read_token_file(const std::filesystem::path& path, std::string& token, std::string& error);
 
 }  // namespace tunneldoc
