@@ -60,10 +60,21 @@ const Signature* Recognizer::recognize(std::string_view message, const Origin& o
     source = source_;
     host = host_;
   }
+  // One allocation for the whole event: its text is the sum of these (the
+  // peer is a field's value, or group/user), each field with 4 bytes of lengths.
+  const std::string_view device = !record.host.empty() ? record.host : host;
+  std::size_t bytes = sig->id.size() + KnowledgeBase::incident_class(*sig).size() + device.size() + source.size() +
+                      record.message_id.size() + record.line.size() + 1;
+  std::size_t values = 0;
+  for (const auto& [name, value] : fields_) {
+    bytes += name.size() + value.size() + 4;
+    values += value.size();
+  }
+  event.reserve(bytes + values);  // the peer: at most every value joined
   event.set_signature(sig->id, KnowledgeBase::incident_class(*sig));
   event.role = sig->role;
   event.confidence = sig->confidence;
-  event.set_device(!record.host.empty() ? record.host : host);
+  event.set_device(device);
   event.set_stream(source);
   event.line_number = origin.line;
   event.set_message_id(record.message_id);

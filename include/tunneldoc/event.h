@@ -87,6 +87,8 @@ class Event {
   void add_field(std::string_view name, std::string_view value);
   // Empties the event but keeps its buffer's capacity.
   void clear();
+  // Makes room for `bytes` more text (one allocation for a whole event).
+  void reserve(std::size_t bytes) { text_.reserve(text_.size() + bytes); }
 
  private:
   struct Span {
