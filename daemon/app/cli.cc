@@ -65,6 +65,10 @@ std::unique_ptr<CLI::App> make_cli(CommandLine& options, const std::string& defa
   serve_cmd->add_option("--tls-key", serve.tls_key, "PEM private key for --tls");
   serve_cmd->add_option("--tls-ca", serve.tls_ca, "PEM CA file: require client certificates signed by it");
   serve_cmd->add_option("--output", serve.output, "Write JSON lines to FILE, or - for stdout (default -)");
+  serve_cmd->add_option("--sink", serve.sinks,
+                        "Also send records to URL (repeatable): file:PATH, -, syslog+udp|tcp|tls://HOST:PORT, "
+                        "hec+http|https://HOST:PORT, es+http|https://HOST:PORT/INDEX; "
+                        "?format=json|ecs|cef&stream=incidents|lines|all&remedies=full|brief|none");
   serve_cmd->add_option("--metrics", serve.metrics,
                         "Metrics and /healthz on ADDR:PORT, or off (default 127.0.0.1:9514)");
   serve_cmd->add_option("--signatures", serve.signatures, "Knowledge-base directory");

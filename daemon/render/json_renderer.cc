@@ -76,6 +76,39 @@ nlohmann::ordered_json section_json(const Section& s) {
               {"related", related}};
 }
 
+bool parse_remedies(std::string_view text, Remedies& out) {
+  if (text == "full") {
+    out = Remedies::full;
+  } else if (text == "brief") {
+    out = Remedies::brief;
+  } else if (text == "none") {
+    out = Remedies::none;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+std::string_view to_string(Remedies r) {
+  return r == Remedies::full ? "full" : r == Remedies::brief ? "brief" : "none";
+}
+
+nlohmann::ordered_json remedy_json(const Section& s, Remedies remedies) {
+  if (remedies == Remedies::full) return section_json(s);
+  json steps = json::array();
+  json commands = json::object();
+  if (!s.steps.empty()) {
+    steps.push_back(s.steps.front().text);
+    commands = platform_json(s.steps.front().commands);
+  }
+  return json{{"section", s.slug},
+              {"title", s.title},
+              {"steps", steps},
+              {"commands", commands},
+              {"verify", platform_json(s.verify)},
+              {"caution", s.caution ? json(*s.caution) : json(nullptr)}};
+}
+
 nlohmann::ordered_json signature_json(const Signature& s, const KnowledgeBase& kb) {
   json remedies = json::array();
   for (const auto& slug : s.sections) {
@@ -140,9 +173,20 @@ void JsonRenderer::prepare(const std::shared_ptr<const KnowledgeBase>& kb) {
   kb_ = kb;
   body_.clear();
   if (!kb_) return;
-  for (const Signature& s : kb_->signatures()) body_.emplace(s.id, body_of(signature_json(s, *kb_)));
+  // remedies=brief|none: the sections' remedies cut down (a SIEM event stays small).
+  auto cut = [&](json j, const std::vector<std::string>& sections) {
+    if (remedies_ == Remedies::full) return j;
+    json list = json::array();
+    for (const auto& slug : sections) {
+      const Section* sec = kb_->find_section(slug);
+      if (sec != nullptr && remedies_ == Remedies::brief) list.push_back(remedy_json(*sec, remedies_));
+    }
+    j["remedies"] = std::move(list);
+    return j;
+  };
+  for (const Signature& s : kb_->signatures()) body_.emplace(s.id, body_of(cut(signature_json(s, *kb_), s.sections)));
   for (const Rule& r : kb_->rules()) {
-    if (!r.title.empty()) body_.emplace(r.id, body_of(rule_json(r, *kb_)));
+    if (!r.title.empty()) body_.emplace(r.id, body_of(cut(rule_json(r, *kb_), r.sections)));
   }
 }
 
@@ -269,6 +313,7 @@ void JsonRenderer::render(const Output& o, std::string& out) {
 namespace {
 class JsonEncoder final : public Encoder {
  public:
+  explicit JsonEncoder(Remedies remedies) : renderer_(remedies) {}
   void encode(const Output& o, std::string& out) override { renderer_.render(o, out); }
 
  private:
@@ -276,8 +321,8 @@ class JsonEncoder final : public Encoder {
 };
 }  // namespace
 
-std::unique_ptr<Encoder> make_json_encoder() {
-  return std::make_unique<JsonEncoder>();
+std::unique_ptr<Encoder> make_json_encoder(Remedies remedies) {
+  return std::make_unique<JsonEncoder>(remedies);
 }
 
 }  // namespace tunneldoc

@@ -349,8 +349,8 @@ struct Tailer::Source {
 };
 
 Tailer::Tailer(const std::vector<FileSourceConfig>& files, const std::filesystem::path& state_file,
-               int poll_interval_ms, Pipeline& pipeline, MetricsRegistry& metrics)
-    : store_(state_file), interval_(poll_interval_ms), pipeline_(pipeline) {
+               int poll_interval_ms, Pipeline& pipeline, MetricsRegistry& metrics, const Router* acks)
+    : store_(state_file), acks_(acks), durable_(state_file), interval_(poll_interval_ms), pipeline_(pipeline) {
   for (const auto& f : files) sources_.push_back(std::make_unique<Source>(f, store_, pipeline, metrics));
 }
 
@@ -384,7 +384,32 @@ void Tailer::poll_all() {
     s->seen_truncations = s->follower.truncations();
   }
   std::string error;
-  if (!store_.save(error)) spdlog::error("cannot save file positions: {}", error);
+  if (!save_positions(error)) spdlog::error("cannot save file positions: {}", error);
+}
+
+bool Tailer::save_positions(std::string& error) {
+  if (acks_ == nullptr) return store_.save(error);
+  // The lines read so far are behind this mark; their position is saved once it is durable.
+  const auto& now = store_.positions();
+  if (pending_.empty() || pending_.back().second.size() != now.size() ||
+      !std::equal(now.begin(), now.end(), pending_.back().second.begin(), [](const auto& a, const auto& b) {
+        return a.first == b.first && a.second.offset == b.second.offset && a.second.inode == b.second.inode;
+      })) {
+    if (pending_.size() >= 1024) pending_.pop_back();  // a later mark covers the earlier lines too
+    pending_.emplace_back(acks_->mark(), now);
+  }
+  bool advanced = false;
+  while (!pending_.empty() && acks_->durable(pending_.front().first)) {
+    for (const auto& [path, p] : pending_.front().second) durable_.set(path, p);
+    pending_.pop_front();
+    advanced = true;
+  }
+  return !advanced || durable_.save(error);
+}
+
+void Tailer::save_acknowledged() {
+  std::string error;
+  if (acks_ != nullptr && !save_positions(error)) spdlog::error("cannot save file positions: {}", error);
 }
 
 void Tailer::run() {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "tunneldoc/allowlist.h"
+#include "tunneldoc/sink_spec.h"
 
 namespace tunneldoc {
 
@@ -73,6 +74,11 @@ struct ServeConfig {
   int update_interval_seconds = 300;  // an open incident repeats its record at most this often
   int quiet_timeout_seconds = 1800;   // an incident with no repeat this long is resolved (quiet)
   std::size_t max_tracked = 50000;    // (device, peer) pairs tracked; the least recently used is evicted
+
+  // Sinks (docs/siem.md): `output` is one when named (file or --output) or
+  // when there is no other; `sinks:` entries, then --sink URLs.
+  bool output_set = false;
+  std::vector<SinkSpec> sinks;
 };
 
 // The configuration used when there is no file: listeners on 127.0.0.1:5514
@@ -92,7 +98,7 @@ ConfigResult load_config(const std::filesystem::path& path);
 
 // Checks what can only be checked once the whole configuration is assembled
 // (after command-line overrides): TLS files readable, no two listeners on one
-// transport and endpoint. Appends to `errors`.
+// transport and endpoint, sinks complete and named apart. Appends to `errors`.
 void validate_config(const ServeConfig& config, std::vector<std::string>& errors);
 
 }  // namespace tunneldoc

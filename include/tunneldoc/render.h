@@ -25,9 +25,16 @@ namespace tunneldoc {
 
 inline constexpr std::string_view kSchema = "tunneldoc.diagnosis/1";
 
+// How much of each section's remedy a record carries: `full` (everything),
+// `brief` (title, first step with its commands, verify commands, caution:
+// a SIEM event stays under a few KB) or `none` (an empty list).
+enum class Remedies : std::uint8_t { full, brief, none };
+bool parse_remedies(std::string_view text, Remedies& out);
+std::string_view to_string(Remedies r);
+
 class JsonRenderer {
  public:
-  JsonRenderer() = default;
+  explicit JsonRenderer(Remedies remedies = Remedies::full) : remedies_(remedies) {}
   // Appends one JSON object and a '\n' to `out`.
   void render(const Output& o, std::string& out);
 
@@ -39,6 +46,7 @@ class JsonRenderer {
   void prepare(const std::shared_ptr<const KnowledgeBase>& kb);
   std::string_view received(std::int64_t ms);
 
+  Remedies remedies_;
   std::shared_ptr<const KnowledgeBase> kb_;
   // Per signature or rule id: "title":...,"remedies":[...]
   std::unordered_map<std::string, std::string, StringHash, std::equal_to<>> body_;
@@ -47,11 +55,13 @@ class JsonRenderer {
 };
 
 // The `json` format of a sink.
-std::unique_ptr<Encoder> make_json_encoder();
+std::unique_ptr<Encoder> make_json_encoder(Remedies remedies = Remedies::full);
 
 // JSON views of knowledge-base entries, for `explain --json` and remedies.
 // Members keep the order of the record in docs/design (ordered_json).
 nlohmann::ordered_json section_json(const Section& s);
+// A remedy as `remedies` asks (full: section_json).
+nlohmann::ordered_json remedy_json(const Section& s, Remedies remedies);
 nlohmann::ordered_json signature_json(const Signature& s, const KnowledgeBase& kb);
 nlohmann::ordered_json rule_json(const Rule& r, const KnowledgeBase& kb);
 

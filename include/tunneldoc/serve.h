@@ -31,6 +31,7 @@ struct ServeOptions {
   std::vector<std::string> udp, tcp, tls;        // ADDR:PORT each
   std::string tls_certificate, tls_key, tls_ca;  // for --tls
   std::optional<std::string> output;             // FILE or "-"
+  std::vector<std::string> sinks;                // --sink URL: added to the configuration's sinks
   std::optional<std::string> metrics;            // ADDR:PORT or "off"
   std::optional<std::filesystem::path> signatures;
   std::optional<std::string> log_level;
