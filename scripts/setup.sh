@@ -14,9 +14,13 @@ build=(
 )
 full=(
   git catch2 libbenchmark-dev
+  # the fuzz targets (libFuzzer) and the ThreadSanitizer build
+  clang libclang-rt-14-dev
   bsdutils openssl python3 python3-jsonschema procps curl
   # the package: building it (dpkg-dev: dpkg-shlibdeps), linting it, checking its unit
   dpkg-dev lintian systemd man-db
+  # the status page and the report in a real browser (tests/ui/)
+  chromium
 )
 # The scale-out test's relay (also the benchmark's PatternDB peer). syslog-ng-core
 # conflicts with every other system logger: on a machine that runs rsyslog, apt would

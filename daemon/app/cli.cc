@@ -7,6 +7,36 @@
 
 namespace tunneldoc {
 
+namespace {
+
+// No description: --help shows PLATFORM=VERSION in the option's text (an '='
+// after the type would read as a default).
+const CLI::Validator kVersionChoice(
+    [](std::string& text) {
+      SoftwareVersions unused;
+      return add_software_version(text, unused);
+    },
+    "");
+
+std::vector<std::string> language_names() {
+  return {std::begin(kLanguages), std::end(kLanguages)};
+}
+
+// --lang and --version-of, for the subcommands that show knowledge-base text.
+void add_audience_options(CLI::App& cmd, std::string& lang, SoftwareVersions& versions) {
+  cmd.add_option("--lang", lang, "Language of titles, diagnoses and remedies: en or zh-TW (Traditional Chinese)")
+      ->check(CLI::IsMember(language_names()));
+  cmd.add_option_function<std::vector<std::string>>(
+         "--version-of",
+         [&versions](const std::vector<std::string>& list) {
+           for (const auto& v : list) add_software_version(v, versions);
+         },
+         "Show only the commands for this software version: PLATFORM=VERSION (asa=9.16, ios=15.4; repeatable)")
+      ->check(kVersionChoice);
+}
+
+}  // namespace
+
 std::unique_ptr<CLI::App> make_cli(CommandLine& options, const std::string& default_signatures) {
   auto app_ptr = std::make_unique<CLI::App>(
       "tunneldoc: diagnoses Cisco ASA, FTD and IOS IPsec VPN problems from syslog and debug output", "tunneldoc");
@@ -35,6 +65,9 @@ std::unique_ptr<CLI::App> make_cli(CommandLine& options, const std::string& defa
       ->capture_default_str()
       ->check(CLI::IsMember({"lines", "incidents", "all"}));
   scan_cmd->add_flag("--incidents", scan.incidents, "Print only the incidents, each in its final state at the end");
+  add_audience_options(*scan_cmd, scan.audience.lang, scan.audience.versions);
+  scan_cmd->add_option("--report", scan.report,
+                       "Also write one self-contained HTML report (incidents, timeline, evidence, remedies) to FILE");
 
   tunneldoc::ExplainOptions& explain = options.explain;
   explain.signatures = default_dir;
@@ -46,6 +79,7 @@ std::unique_ptr<CLI::App> make_cli(CommandLine& options, const std::string& defa
   // clang-format on
   explain_cmd->add_option("--signatures", explain.signatures, "Knowledge-base directory")->capture_default_str();
   explain_cmd->add_flag("--json", explain.json, "Machine-readable output");
+  add_audience_options(*explain_cmd, explain.audience.lang, explain.audience.versions);
 
   tunneldoc::CheckOptions& check = options.check;
   check.signatures = default_dir;
@@ -80,6 +114,7 @@ std::unique_ptr<CLI::App> make_cli(CommandLine& options, const std::string& defa
   serve_cmd->add_option("--log-level", serve.log_level, "trace, debug, info, warn, error, critical or off");
   serve_cmd->add_option("--ready-file", serve.ready_file, "Write the bound addresses (JSON) here once serving");
   serve_cmd->add_flag("--check-config", serve.check_only, "Check the configuration and knowledge base, then exit");
+  add_audience_options(*serve_cmd, serve.lang, serve.versions);
 
   tunneldoc::TailOptions& tail = options.tail;
   tail.signatures = default_dir;
@@ -99,6 +134,7 @@ std::unique_ptr<CLI::App> make_cli(CommandLine& options, const std::string& defa
   tail_cmd->add_option("--year", tail.year, "Year for timestamps without one (default: the current year)");
   tail_cmd->add_option("--log-level", tail.log_level, "trace, debug, info, warn, error, critical or off")
       ->capture_default_str();
+  add_audience_options(*tail_cmd, tail.audience.lang, tail.audience.versions);
 
   return app_ptr;
 }

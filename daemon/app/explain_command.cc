@@ -13,94 +13,156 @@
 namespace tunneldoc {
 namespace {
 
+// The words explain puts around the knowledge base's text, per language.
+struct Words {
+  std::string_view lang, steps, verify, caution, related, confidence, message_ids, keyless, diagnosis_for, fields, rule,
+      step, counts, first_line, joined_to, block_start, block_lines, carries, repeats, when, count, window, interval,
+      tolerance, lines, enriches;
+};
+constexpr Words kWords[] = {
+    {"en",
+     "Steps:",
+     "Verify:",
+     "Caution: ",
+     "Related:",
+     "Confidence: ",
+     "Message ids:",
+     "Matches: lines without a message id",
+     "Diagnosis for: ",
+     "Fields:",
+     "correlation rule",
+     "Step ",
+     "Counts",
+     "First line",
+     "Joined to",
+     "Block starts with",
+     "Block lines",
+     "Carries",
+     "Repeats of",
+     "When: ",
+     "Count: ",
+     "Window: ",
+     "Interval: ",
+     "tolerance ",
+     "Lines: ",
+     "It adds what it joins to the line records of its members; it has no diagnosis of its own."},
+    {"zh-TW",      "步驟：",
+     "驗證：",     "注意：",
+     "相關章節：", "信心程度：",
+     "訊息代碼：", "比對：沒有訊息代碼的記錄行",
+     "診斷對象：", "擷取欄位：",
+     "關聯規則",   "步驟 ",
+     "計數對象",   "第一行",
+     "接續行",     "區塊起點",
+     "區塊內容",   "帶入欄位",
+     "重複出現",   "條件：",
+     "次數：",     "時間窗：",
+     "間隔：",     "容許誤差 ",
+     "行數：",     "它只把合併到的內容加進成員的單行記錄，本身不產生診斷。"},
+};
+
+const Words& words_for(std::string_view lang) {
+  for (const Words& l : kWords)
+    if (l.lang == lang) return l;
+  return kWords[0];
+}
+
 void print_commands(std::ostream& out, const PlatformCommands& commands, std::string_view indent) {
   for (const auto& [platform, list] : commands) {
     for (const auto& c : list) out << indent << platform << ": " << c << '\n';
   }
 }
 
-// Commands grouped by platform and software version: "asa 8.4+:" then the commands.
-void print_groups(std::ostream& out, const std::vector<CommandGroup>& groups, std::string_view indent) {
+// Commands grouped by platform and software version: "asa 8.4+:" then the
+// commands; groups for other versions than the audience's are left out.
+void print_groups(std::ostream& out, const std::vector<CommandGroup>& groups, const Audience& audience,
+                  std::string_view indent) {
   for (const auto& g : groups) {
+    if (!applies(g, audience.versions)) continue;
     out << indent << g.platform << (g.versions.empty() ? "" : " " + g.versions) << ":\n";
     for (const auto& c : g.commands) out << indent << "  " << c << '\n';
   }
 }
 
-void print_section(std::ostream& out, const Section& s) {
-  out << s.slug << ": " << s.title << "\n\n" << s.summary << "\n\nSteps:\n";
-  int n = 0;
-  for (const Step& step : s.steps) {
-    out << "  " << ++n << ". " << step.text << '\n';
-    print_groups(out, step.groups, "       ");
+void print_section(std::ostream& out, const Section& s, const Audience& audience) {
+  const Words& l = words_for(audience.lang);
+  const SectionText text = s.text(audience.lang);
+  out << s.slug << ": " << text.title << "\n\n" << text.summary << "\n\n" << l.steps << '\n';
+  for (std::size_t i = 0; i < s.steps.size(); ++i) {
+    out << "  " << i + 1 << ". " << text.steps[i] << '\n';
+    print_groups(out, s.steps[i].groups, audience, "       ");
   }
-  if (!s.verify.empty()) {
-    out << "Verify:\n";
-    print_commands(out, s.verify, "  ");
+  if (const PlatformCommands verify = s.verify_commands(audience.versions); !verify.empty()) {
+    out << l.verify << '\n';
+    print_commands(out, verify, "  ");
   }
-  if (s.caution) out << "Caution: " << *s.caution << '\n';
+  if (text.caution) out << l.caution << *text.caution << '\n';
   if (!s.related.empty()) {
-    out << "Related:";
+    out << l.related;
     for (const auto& r : s.related) out << ' ' << r;
     out << '\n';
   }
 }
 
-void print_signature(std::ostream& out, const Signature& sig, const KnowledgeBase& kb) {
-  out << sig.id << ": " << sig.title << "\n";
-  out << "Confidence: " << to_string(sig.confidence) << "\n";
+void print_signature(std::ostream& out, const Signature& sig, const KnowledgeBase& kb, const Audience& audience) {
+  const Words& l = words_for(audience.lang);
+  const EntryText text = sig.text(audience.lang);
+  out << sig.id << ": " << text.title << "\n";
+  out << l.confidence << to_string(sig.confidence) << "\n";
   if (sig.keyless) {
-    out << "Matches: lines without a message id\n";
+    out << l.keyless << '\n';
   } else {
-    out << "Message ids:";
+    out << l.message_ids;
     for (const auto& k : sig.keys) out << ' ' << k;
     out << '\n';
   }
-  out << '\n' << sig.diagnosis << '\n';
+  out << '\n' << text.diagnosis << '\n';
   for (const auto& slug : sig.sections) {
     if (const Section* s = kb.find_section(slug)) {
       out << "\n--- ";
-      print_section(out, *s);
+      print_section(out, *s, audience);
     }
   }
 }
 
-void print_ids(std::ostream& out, const char* what, const std::vector<std::string>& ids) {
+void print_ids(std::ostream& out, std::string_view what, const std::vector<std::string>& ids) {
   if (ids.empty()) return;
   out << what << ':';
   for (const auto& id : ids) out << ' ' << id;
   out << '\n';
 }
 
-void print_rule(std::ostream& out, const Rule& r, const KnowledgeBase& kb) {
-  out << r.id << ": correlation rule (" << to_string(r.type) << ")";
-  if (!r.title.empty()) out << ": " << r.title;
+void print_rule(std::ostream& out, const Rule& r, const KnowledgeBase& kb, const Audience& audience) {
+  const Words& l = words_for(audience.lang);
+  const EntryText text = r.text(audience.lang);
+  out << r.id << ": " << l.rule << " (" << to_string(r.type) << ")";
+  if (!text.title.empty()) out << ": " << text.title;
   out << '\n';
   for (std::size_t i = 0; i < r.steps.size(); ++i) {
-    out << "Step " << i + 1 << ':';
+    out << l.step << i + 1 << ':';
     for (const auto& id : r.steps[i]) out << ' ' << id;
     out << '\n';
   }
-  print_ids(out, "Counts", r.match);
-  print_ids(out, r.type == RuleType::join ? "First line" : "Block starts with", r.start);
-  print_ids(out, r.type == RuleType::join ? "Joined to" : "Block lines", r.members);
-  print_ids(out, "Carries", r.carry);
-  print_ids(out, "Repeats of", r.duplicate);
-  for (const auto& c : r.when) out << "When: " << c.field << ' ' << c.op << ' ' << c.value << '\n';
-  if (r.count != 0) out << "Count: " << r.count << '\n';
-  if (r.window_seconds > 0) out << "Window: " << r.window_seconds << " s\n";
+  print_ids(out, l.counts, r.match);
+  print_ids(out, r.type == RuleType::join ? l.first_line : l.block_start, r.start);
+  print_ids(out, r.type == RuleType::join ? l.joined_to : l.block_lines, r.members);
+  print_ids(out, l.carries, r.carry);
+  print_ids(out, l.repeats, r.duplicate);
+  for (const auto& c : r.when) out << l.when << c.field << ' ' << c.op << ' ' << c.value << '\n';
+  if (r.count != 0) out << l.count << r.count << '\n';
+  if (r.window_seconds > 0) out << l.window << r.window_seconds << " s\n";
   if (r.interval_seconds > 0)
-    out << "Interval: " << r.interval_seconds << " s, tolerance " << r.tolerance_seconds << " s\n";
-  if (r.lines != 0) out << "Lines: " << r.lines << '\n';
+    out << l.interval << r.interval_seconds << " s, " << l.tolerance << r.tolerance_seconds << " s\n";
+  if (r.lines != 0) out << l.lines << r.lines << '\n';
   if (r.title.empty()) {
-    out << "\nIt adds what it joins to the line records of its members; it has no diagnosis of its own.\n";
+    out << '\n' << l.enriches << '\n';
     return;
   }
-  out << "Confidence: " << to_string(r.confidence) << "\n\n" << r.diagnosis << '\n';
+  out << l.confidence << to_string(r.confidence) << "\n\n" << text.diagnosis << '\n';
   for (const auto& slug : r.sections) {
     if (const Section* s = kb.find_section(slug)) {
       out << "\n--- ";
-      print_section(out, *s);
+      print_section(out, *s, audience);
     }
   }
 }
@@ -138,27 +200,27 @@ int run_explain(const ExplainOptions& options, std::ostream& out, std::ostream& 
 
   if (const Section* s = kb.find_section(q)) {
     if (options.json) {
-      as_json(section_json(*s));
+      as_json(section_json(*s, options.audience));
     } else {
-      print_section(out, *s);
+      print_section(out, *s, options.audience);
     }
     return 0;
   }
   if (const Signature* sig = kb.find_signature(q)) {
     if (options.json) {
-      as_json(signature_json(*sig, kb));
+      as_json(signature_json(*sig, kb, options.audience));
     } else {
-      print_signature(out, *sig, kb);
+      print_signature(out, *sig, kb, options.audience);
     }
     return 0;
   }
   if (const Rule* rule = kb.find_rule(q)) {
     if (options.json) {
-      nlohmann::ordered_json j = rule_json(*rule, kb);
+      nlohmann::ordered_json j = rule_json(*rule, kb, options.audience);
       j["type"] = std::string(to_string(rule->type));
       as_json(j);
     } else {
-      print_rule(out, *rule, kb);
+      print_rule(out, *rule, kb, options.audience);
     }
     return 0;
   }
@@ -171,10 +233,10 @@ int run_explain(const ExplainOptions& options, std::ostream& out, std::ostream& 
       nlohmann::ordered_json list = nlohmann::ordered_json::array();
       for (std::size_t i = 0; i < sigs.size(); ++i) {
         if (options.json) {
-          list.push_back(signature_json(*sigs[i], kb));
+          list.push_back(signature_json(*sigs[i], kb, options.audience));
         } else {
           if (i != 0) out << "\n==========\n\n";
-          print_signature(out, *sigs[i], kb);
+          print_signature(out, *sigs[i], kb, options.audience);
         }
       }
       if (options.json) as_json(list);
@@ -192,18 +254,19 @@ int run_explain(const ExplainOptions& options, std::ostream& out, std::ostream& 
           .count();
   if (const Signature* sig = recognizer.recognize(q, origin, false, now, event)) {
     if (options.json) {
-      JsonRenderer renderer;
+      JsonRenderer renderer(options.audience);
       std::string line;
       renderer.render(*line_output(loaded.kb, std::make_shared<const Event>(std::move(event))), line);
       as_json(nlohmann::ordered_json::parse(line));
     } else {
-      out << "Diagnosis for: " << r.line << "\n\n";
+      const Words& l = words_for(options.audience.lang);
+      out << l.diagnosis_for << r.line << "\n\n";
       if (event.field_count() != 0) {
-        out << "Fields:";
+        out << l.fields;
         event.for_each_field([&](std::string_view k, std::string_view v) { out << ' ' << k << '=' << v; });
         out << "\n\n";
       }
-      print_signature(out, *sig, kb);
+      print_signature(out, *sig, kb, options.audience);
     }
     return 0;
   }

@@ -150,8 +150,8 @@ void write_config_man_page(const std::string& version, std::ostream& out) {
          "silently), and every problem is reported with its line before anything is bound. Durations are in "
          "seconds unless the name says otherwise; sizes are in bytes. Command-line flags of "
          "\\fBtunneldoc serve\\fR override the file (see \\fBtunneldoc\\fR(8)). "
-         "\\fBSIGHUP\\fR re-reads the file; listeners, files, the output path and the metrics address "
-         "take a restart.\n";
+         "\\fBSIGHUP\\fR re-reads the file; listeners, files, the output path, the metrics address, "
+         "language and versions take a restart.\n";
   for (const ConfigSection& section : config_sections()) {
     // "KEYS" for the top level, "LISTENERS KEYS" for the entries of listeners[], ...
     std::string title(section.name);

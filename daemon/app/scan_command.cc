@@ -36,6 +36,7 @@
 #include "tunneldoc/render.h"
 #include "tunneldoc/route.h"
 #include "tunneldoc/sink.h"
+#include "tunneldoc/view.h"
 
 namespace tunneldoc {
 namespace {
@@ -83,8 +84,10 @@ class OstreamTransport final : public SinkTransport {
 // latest record and write them at the end.
 class Ordered {
  public:
-  Ordered(const std::shared_ptr<const KnowledgeBase>& kb, Router& router, MetricsRegistry& metrics, bool final_only)
-      : correlator_(kb, options(), metrics), router_(router), final_only_(final_only) {}
+  // `everything`, when given, gets every record whatever `final_only` says (the report).
+  Ordered(const std::shared_ptr<const KnowledgeBase>& kb, Router& router, MetricsRegistry& metrics, bool final_only,
+          Router* everything = nullptr)
+      : correlator_(kb, options(), metrics), router_(router), everything_(everything), final_only_(final_only) {}
 
   void take(Event&& e) {
     correlator_.process(std::move(e), outputs_);
@@ -121,11 +124,13 @@ class Ordered {
       }
     }
     if (!final_only_) router_.publish(outputs_);
+    if (everything_ != nullptr) everything_->publish(outputs_);
     outputs_.clear();
   }
 
   Correlator correlator_;
   Router& router_;
+  Router* everything_;
   bool final_only_;
   std::vector<OutputPtr> outputs_;
   std::unordered_map<std::string, OutputPtr> latest_;
@@ -410,10 +415,19 @@ int run_scan(const ScanOptions& options, std::ostream& out, std::ostream& err) {
   sink_options.when_full = SinkOptions::WhenFull::block;  // a scan loses nothing
   auto transport = std::make_unique<OstreamTransport>(out);
   OstreamTransport& stdout_transport = *transport;
-  Sink sink(sink_options, make_json_encoder(), std::move(transport), metrics);
+  Sink sink(sink_options, make_json_encoder(options.audience), std::move(transport), metrics);
   sink.start();
   Router router({&sink});
-  Ordered ordered(loaded.kb, router, metrics, options.incidents);
+  std::unique_ptr<ReportBuilder> report;
+  std::unique_ptr<Router> report_router;
+  if (!options.report.empty()) {
+    PageOptions page;
+    page.lang = options.audience.lang;
+    page.kb_version = loaded.kb->version();
+    report = std::make_unique<ReportBuilder>(metrics, page);
+    report_router = std::make_unique<Router>(std::vector<Sink*>{&report->sink()});
+  }
+  Ordered ordered(loaded.kb, router, metrics, options.incidents, report_router.get());
 
   const auto matcher = std::make_shared<const Matcher>(loaded.kb);
   int threads = options.threads;
@@ -458,6 +472,17 @@ int run_scan(const ScanOptions& options, std::ostream& out, std::ostream& err) {
   sink.stop(Deadline::max());
   std::string write_error = sink.healthy() ? std::string() : sink.last_error();
   stdout_transport.flush(write_error);
+  std::string report_error;
+  if (report) {
+    PageOptions& page = report->options();
+    page.inputs = options.files.empty() ? std::vector<std::string>{"-"} : options.files;
+    page.lines_read = stats.lines.lines;
+    page.lines_diagnosed = stats.lines.diagnosed;
+    page.correlated = ordered.correlated();
+    page.generated = format_utc_ms(wall_ms()).substr(0, 19) + "Z";
+    if (!report->write(options.report, report_error))
+      err << "tunneldoc: cannot write the report: " << report_error << '\n';
+  }
   if (options.stats) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const LineStats& l = stats.lines;
@@ -474,7 +499,7 @@ int run_scan(const ScanOptions& options, std::ostream& out, std::ostream& err) {
     err << "tunneldoc: cannot write the output: " << write_error << '\n';
     return 1;
   }
-  return stats.failed_inputs > 0 ? 1 : 0;
+  return stats.failed_inputs > 0 || !report_error.empty() ? 1 : 0;
 }
 
 }  // namespace tunneldoc

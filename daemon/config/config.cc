@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <set>
@@ -59,6 +60,11 @@ std::optional<Endpoint> parse_endpoint(const std::string& text, std::string* err
   if (port.empty() || ec != std::errc() || p != port.data() + port.size() || value > 65535)
     return fail("bad port number");
   return Endpoint{host, static_cast<std::uint16_t>(value)};
+}
+
+std::size_t effective_reserve(const ListenerConfig& l) {
+  const std::size_t r = l.reserved_connections != 0 ? l.reserved_connections : l.max_connections / 16;
+  return std::min(r, l.max_connections - 1);
 }
 
 ServeConfig default_config() {
@@ -173,6 +179,11 @@ void read_listener(Reader& r, const YAML::Node& n, ServeConfig& c) {
   r.integer(n, "receive_buffer", 4096, 1ll << 30, l.receive_buffer);
   r.integer(n, "max_frame", 256, 16ll << 20, l.max_frame);
   r.integer(n, "max_connections", 1, 1000000, l.max_connections);
+  r.integer(n, "max_connections_per_host", 1, 1000000, l.max_connections_per_host);
+  r.integer(n, "reserved_connections", 0, 1000000, l.reserved_connections);
+  if (l.reserved_connections >= l.max_connections && n["reserved_connections"].IsDefined())
+    r.error(n["reserved_connections"], "\"reserved_connections\" must be below \"max_connections\"");
+  r.integer(n, "max_buffered", 65536, 1ll << 30, l.max_buffered);
   r.integer(n, "idle_timeout", 1, 86400 * 7, l.idle_timeout_seconds);
   r.integer(n, "handshake_timeout", 1, 600, l.handshake_timeout_seconds);
   std::string s;
@@ -287,6 +298,22 @@ ConfigResult load_config(const std::filesystem::path& path) {
     if (c.stream != "incidents" && c.stream != "lines" && c.stream != "all")
       r.error(root["stream"], "\"stream\" must be incidents, lines or all");
     r.integer(root, "queue_size", 16, 10'000'000, c.queue_size);
+    r.get(root, "language", c.audience.lang);
+    if (!known_language(c.audience.lang)) r.error(root["language"], "\"language\" must be en or zh-TW");
+    if (const YAML::Node v = root["versions"]; v.IsDefined() && !v.IsNull()) {
+      if (!v.IsMap()) {
+        r.error(v, "\"versions\" must map a platform to its software version (asa: \"9.16\")");
+      } else {
+        r.only(v, "versions", "versions");
+        for (const auto& kv : v) {
+          const std::string platform = kv.first.as<std::string>("");
+          if (!is_config_key("versions", platform)) continue;  // reported by only()
+          const std::string why =
+              add_software_version(platform + "=" + kv.second.as<std::string>(""), c.audience.versions);
+          if (!why.empty()) r.error(kv.second, "versions: " + why);
+        }
+      }
+    }
     if (const YAML::Node inc = root["incidents"]; inc.IsDefined() && !inc.IsNull()) {
       if (!inc.IsMap()) {
         r.error(inc, "\"incidents\" must be a map (update_interval, quiet_timeout, max_tracked)");
@@ -353,6 +380,10 @@ ConfigResult load_config(const std::filesystem::path& path) {
         r.get(metrics, "path", c.metrics_path);
         if (c.metrics_path.empty() || c.metrics_path.front() != '/')
           r.error(metrics["path"], "metrics \"path\" must start with /");
+        r.networks(metrics, "allow", c.metrics_allow);
+        s.clear();
+        r.get(metrics, "token_file", s);
+        c.metrics_token_file = s;
       } else {
         r.error(metrics, "\"metrics\" must be a map (address, path) or off");
       }
@@ -389,11 +420,37 @@ void validate_config(const ServeConfig& c, std::vector<std::string>& errors) {
   if (c.files.empty() && c.listeners.empty()) errors.push_back("nothing to do: no listeners and no files");
   std::set<std::string> names;
   if (c.output_set || c.sinks.empty()) names.insert(c.output == "-" ? "stdout" : "file:" + c.output);
+  if (c.metrics) names.insert("view");  // the status page's sink
   for (const SinkSpec& s : c.sinks) {
     validate_sink(s, errors);
     if (!names.insert(s.name).second)
       errors.push_back(fmt::format("sink {}: named twice (give one a name: option, e.g. ?name=splunk-b)", s.name));
   }
+  if (c.metrics && !c.metrics_token_file.empty()) {
+    std::string token, why;
+    if (!read_token_file(c.metrics_token_file, token, why)) errors.push_back("metrics token_file: " + why);
+  }
+}
+
+bool read_token_file(const std::filesystem::path& path, std::string& token, std::string& error) {
+  std::ifstream in(path);
+  if (!in) {
+    error = "cannot read " + path.string();
+    return false;
+  }
+  std::getline(in, token);
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ' || token.back() == '\t')) token.pop_back();
+  if (token.empty()) {
+    error = path.string() + " holds no token on its first line";
+    return false;
+  }
+  for (char ch : token) {
+    if (static_cast<unsigned char>(ch) <= 0x20 || static_cast<unsigned char>(ch) >= 0x7f) {
+      error = path.string() + ": a token is printable ASCII without spaces";
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace tunneldoc

@@ -17,6 +17,7 @@ constexpr std::array kSections = {
   ConfigSection{"metrics", "The map under \"metrics\" (or the word off)."},
   ConfigSection{"incidents", "The map under \"incidents\": how incidents fold repeats and when they end."},
   ConfigSection{"sinks[]", "Each entry of \"sinks\" is a URL, or a map with \"url\" and these keys. The keys marked (query) may also be given in the URL's query (?format=cef&stream=all); secrets never are (docs/siem.md)."},
+  ConfigSection{"versions", "The map under \"versions\": the software version the operator runs, per platform; remedies show only the commands for it (commands of other versions are left out)."},
 };
 
 constexpr std::array kKeys = {
@@ -37,6 +38,8 @@ constexpr std::array kKeys = {
   ConfigKey{"", "queue_size", "integer 16-10000000", "16384", "Records the output's queue holds while the output is slow; beyond it the oldest are dropped and counted (tunneldoc_sink_dropped_total{reason=\"queue_full\"})."},
   ConfigKey{"", "incidents", "map", "see INCIDENTS KEYS", "How repeats fold into incidents (see INCIDENTS KEYS)."},
   ConfigKey{"", "sinks", "list of sinks", "none", "Where else records go: files, syslog servers, Splunk HEC, Elasticsearch (see SINKS KEYS). With sinks and no \"output\", nothing goes to standard output."},
+  ConfigKey{"", "language", "en|zh-TW", "en", "Language of the records' title, diagnosis and remedies: en (English) or zh-TW (Traditional Chinese). Each record says its language in \"lang\"."},
+  ConfigKey{"", "versions", "map", "every version", "Software versions the operator runs (see VERSIONS KEYS), e.g. {asa: \"9.16\", ios: \"15.4\"}."},
 
   ConfigKey{"listeners[]", "type", "udp|tcp|tls", "", "Required. The transport."},
   ConfigKey{"listeners[]", "address", "ADDR:PORT", "", "Required. Numeric address and port; [V6]:PORT for IPv6, :PORT for every address."},
@@ -44,6 +47,9 @@ constexpr std::array kKeys = {
   ConfigKey{"listeners[]", "receive_buffer", "integer 4096-1073741824", "8388608", "udp: SO_RCVBUF asked for, in bytes; a warning says when the kernel granted less (raise net.core.rmem_max)."},
   ConfigKey{"listeners[]", "max_frame", "integer 256-16777216", "65536", "Longest message in bytes; longer ones are cut and counted as oversize."},
   ConfigKey{"listeners[]", "max_connections", "integer 1-1000000", "1024", "tcp, tls: connections beyond this are closed at once and counted as refused."},
+  ConfigKey{"listeners[]", "max_connections_per_host", "integer 1-1000000", "64", "tcp, tls: connections one host (an IPv4 address or an IPv6 /64) may hold; more are refused (reason=\"per_host\")."},
+  ConfigKey{"listeners[]", "reserved_connections", "integer 0-1000000", "max_connections / 16", "tcp, tls: the last slots below max_connections go only to hosts with no connection open; must be below max_connections."},
+  ConfigKey{"listeners[]", "max_buffered", "integer 65536-1073741824", "8388608", "tcp, tls: bytes of incomplete messages all the listener's connections may hold beyond 4 KiB each; a connection that needs more is closed and counted."},
   ConfigKey{"listeners[]", "idle_timeout", "integer 1-604800", "600", "tcp, tls: seconds of silence before a connection is closed."},
   ConfigKey{"listeners[]", "certificate", "path", "", "tls, required: PEM certificate chain."},
   ConfigKey{"listeners[]", "key", "path", "", "tls, required: PEM private key."},
@@ -85,7 +91,16 @@ constexpr std::array kKeys = {
   ConfigKey{"sinks[]", "grace", "integer 1-86400", "60", "(query) Seconds a sink may fail before /healthz answers 503 and names it."},
 
   ConfigKey{"metrics", "address", "ADDR:PORT", "127.0.0.1:9514", "Where the HTTP endpoint listens."},
-  ConfigKey{"metrics", "path", "URL path", "/metrics", "Path of the Prometheus text exposition; /healthz is always served beside it."},
+  ConfigKey{"metrics", "path", "URL path", "/metrics", "Path of the Prometheus text exposition; /healthz is always served beside it, and the status page at / (docs/status-page.md)."},
+  ConfigKey{"metrics", "allow", "list of CIDR", "everyone", "Client networks allowed to connect (metrics, status page, /healthz); others are closed at once and counted (tunneldoc_http_denied_total{reason=\"address\"})."},
+  ConfigKey{"metrics", "token_file", "path", "none", "File whose first line is a bearer token every request but /healthz must carry (Authorization: Bearer TOKEN); others get 401, counted. Read at start."},
+
+  ConfigKey{"versions", "asa", "version", "every version", "ASA (and FTD) software, e.g. \"9.16\" or \"8.2(5)\"."},
+  ConfigKey{"versions", "ios", "version", "every version", "IOS or IOS XE software, e.g. \"15.4(3)M\"."},
+  ConfigKey{"versions", "pix", "version", "every version", "PIX software, e.g. \"6.3\"."},
+  ConfigKey{"versions", "vpn-client", "version", "every version", "Cisco VPN Client, e.g. \"5.0.07\"."},
+  ConfigKey{"versions", "anyconnect", "version", "every version", "AnyConnect or Secure Client, e.g. \"4.10\"."},
+  ConfigKey{"versions", "vpn3000", "version", "every version", "VPN 3000 concentrator, e.g. \"4.7\"."},
 };
 // clang-format on
 

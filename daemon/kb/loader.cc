@@ -70,6 +70,19 @@ std::shared_ptr<RE2> compile_pattern(const std::string& pattern) {
   return std::make_shared<RE2>(pattern, options);
 }
 
+// What an implicit fallback adds to the title and diagnosis of the signature
+// it stands in for, per language; "en" first.
+struct FallbackWords {
+  std::string_view lang, title_suffix, diagnosis_prefix;
+};
+constexpr FallbackWords kFallbackWords[] = {
+    {"en", " (by message id)",
+     "The wording of this message was not recognised (another software version may word it differently), so this "
+     "diagnosis goes by its message id alone. "},
+    {"zh-TW", "（依訊息代碼判定）",
+     "無法辨識這則訊息的文字（其他軟體版本的措辭可能不同），因此這項診斷僅根據訊息代碼做出。"},
+};
+
 bool known_platform(std::string_view p) {
   return std::find(std::begin(kPlatforms), std::end(kPlatforms), p) != std::end(kPlatforms);
 }
@@ -111,40 +124,6 @@ std::string_view to_string(Confidence c) {
       return "low";
   }
   return "medium";
-}
-
-std::vector<CommandGroup> Section::command_groups() const {
-  std::vector<CommandGroup> out;
-  for (std::string_view platform : kPlatforms) {
-    for (const Step& step : steps) {
-      for (const CommandGroup& g : step.groups) {
-        if (g.platform != platform) continue;
-        auto it = std::find_if(out.begin(), out.end(), [&](const CommandGroup& o) {
-          return o.platform == g.platform && o.versions == g.versions;
-        });
-        if (it == out.end()) {
-          out.push_back(g);
-        } else {
-          it->commands.insert(it->commands.end(), g.commands.begin(), g.commands.end());
-        }
-      }
-    }
-  }
-  return out;
-}
-
-PlatformCommands Section::all_commands() const {
-  PlatformCommands out;
-  for (std::string_view platform : kPlatforms) {
-    std::vector<std::string> list;
-    for (const Step& step : steps) {
-      for (const auto& [p, cmds] : step.commands) {
-        if (p == platform) list.insert(list.end(), cmds.begin(), cmds.end());
-      }
-    }
-    if (!list.empty()) out.emplace_back(std::string(platform), std::move(list));
-  }
-  return out;
 }
 
 const Section* KnowledgeBase::find_section(std::string_view slug) const {
@@ -199,9 +178,11 @@ std::vector<const Signature*> KnowledgeBase::signatures_for_key(std::string_view
 }
 
 void KnowledgeBaseLoader::check_unknown_keys(const std::string& file, const YAML::Node& n,
-                                             std::initializer_list<std::string_view> allowed, std::string_view what) {
+                                             std::initializer_list<std::string_view> allowed, std::string_view what,
+                                             bool translated) {
   for (const auto& kv : n) {
     const std::string key = kv.first.Scalar();
+    if (translated && key != "en" && known_language(key)) continue;
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
       problem(file, kv.first, "unknown " + std::string(what) + " field '" + key + "'");
     }
@@ -349,7 +330,7 @@ void KnowledgeBaseLoader::load_section(const std::string& file, const YAML::Node
     problem(file, n, "a section must be a mapping");
     return;
   }
-  check_unknown_keys(file, n, {"slug", "title", "summary", "steps", "verify", "caution", "related"}, "section");
+  check_unknown_keys(file, n, {"slug", "title", "summary", "steps", "verify", "caution", "related"}, "section", true);
   Section s;
   s.where = {file, n.Mark().line + 1};
   read_string(file, n, "slug", s.slug, true);
@@ -358,7 +339,7 @@ void KnowledgeBaseLoader::load_section(const std::string& file, const YAML::Node
   std::string caution;
   if (read_string(file, n, "caution", caution, false) && !caution.empty()) s.caution = caution;
   read_string_list(file, n, "related", s.related);
-  read_platforms(file, n["verify"], s.verify);
+  read_platforms(file, n["verify"], s.verify, &s.verify_groups);
   const YAML::Node steps = n["steps"];
   if (!steps.IsDefined() || !steps.IsSequence() || steps.size() == 0) {
     problem(file, n, "section '" + s.slug + "' needs a non-empty list of steps");
@@ -381,7 +362,60 @@ void KnowledgeBaseLoader::load_section(const std::string& file, const YAML::Node
   if (!s.slug.empty() && !catalogue_slugs_.empty() && !catalogue_slugs_.count(s.slug)) {
     problem(s.where, "section slug '" + s.slug + "' is not in the catalogue");
   }
+  read_section_translations(file, n, s);
   kb_->sections_.push_back(std::move(s));
+}
+
+void KnowledgeBaseLoader::read_section_translations(const std::string& file, const YAML::Node& n, Section& s) {
+  for (std::string_view lang : kLanguages) {
+    const YAML::Node t = n[std::string(lang)];
+    if (lang == "en" || !t.IsDefined()) continue;
+    const std::string what = "section '" + s.slug + "' " + std::string(lang);
+    if (!t.IsMap()) {
+      problem(file, t, what + ": a translation is a mapping (title, summary, steps, caution)");
+      continue;
+    }
+    check_unknown_keys(file, t, {"title", "summary", "steps", "caution"}, what + " translation");
+    SectionText text;
+    read_string(file, t, "title", text.title, true);
+    read_string(file, t, "summary", text.summary, true);
+    std::string caution;
+    if (read_string(file, t, "caution", caution, false) && !caution.empty()) text.caution = caution;
+    if (text.caution.has_value() != s.caution.has_value()) {
+      problem(file, text.caution ? t["caution"] : t,
+              what + (text.caution ? ": a caution the English has not" : ": the caution is not translated"));
+    }
+    read_string_list(file, t, "steps", text.steps);
+    for (const auto& step : text.steps) {
+      if (step.empty()) problem(file, t["steps"], what + ": an empty step");
+    }
+    if (text.steps.size() != s.steps.size()) {
+      problem(file, t["steps"].IsDefined() ? t["steps"] : t,
+              what + " has " + std::to_string(text.steps.size()) + " step" + (text.steps.size() == 1 ? "" : "s") +
+                  ", the section " + std::to_string(s.steps.size()));
+    }
+    s.translations.emplace_back(std::string(lang), std::move(text));
+  }
+}
+
+void KnowledgeBaseLoader::read_entry_translations(const std::string& file, const YAML::Node& n, const std::string& what,
+                                                  const std::string& diagnosis, Translations<EntryText>& out) {
+  for (std::string_view lang : kLanguages) {
+    const YAML::Node t = n[std::string(lang)];
+    if (lang == "en" || !t.IsDefined()) continue;
+    const std::string where = what + " " + std::string(lang);
+    if (!t.IsMap()) {
+      problem(file, t, where + ": a translation is a mapping (title, diagnosis)");
+      continue;
+    }
+    check_unknown_keys(file, t, {"title", "diagnosis"}, where + " translation");
+    EntryText text;
+    read_string(file, t, "title", text.title, true);
+    read_string(file, t, "diagnosis", text.diagnosis, !diagnosis.empty());
+    if (diagnosis.empty() && !text.diagnosis.empty())
+      problem(file, t["diagnosis"], where + ": a diagnosis the English has not");
+    out.emplace_back(std::string(lang), std::move(text));
+  }
 }
 
 void KnowledgeBaseLoader::load_signature(const std::string& file, const YAML::Node& n) {
@@ -393,7 +427,7 @@ void KnowledgeBaseLoader::load_signature(const std::string& file, const YAML::No
       file, n,
       {"id", "keys", "keyless", "fallback", "no_fallback", "source", "pattern", "priority", "title", "diagnosis",
        "confidence", "sections", "examples", "counter_examples", "role", "clears", "incident"},
-      "signature");
+      "signature", true);
   Signature s;
   s.where = {file, n.Mark().line + 1};
   read_string(file, n, "id", s.id, true);
@@ -436,6 +470,7 @@ void KnowledgeBaseLoader::load_signature(const std::string& file, const YAML::No
   read_string(file, n, "incident", s.incident, false);
   read_string(file, n, "title", s.title, true);
   read_string(file, n, "diagnosis", s.diagnosis, diagnoses);
+  read_entry_translations(file, n, "signature '" + s.id + "'", s.diagnosis, s.translations);
   read_confidence(file, n, s.confidence, diagnoses);
   if (s.fallback && s.keyless)
     problem(s.where, "fallback '" + s.id + "' needs keys: a fallback belongs to message ids");
@@ -617,11 +652,15 @@ void KnowledgeBaseLoader::synthesize_fallbacks() {
     f.fallback = true;
     f.synthesized = true;
     f.sources = s.sources;
-    f.title = s.title + " (by message id)";
-    f.diagnosis =
-        "The wording of this message was not recognised (another software version may word it differently), so this "
-        "diagnosis goes by its message id alone. " +
-        s.diagnosis;
+    f.title = s.title + std::string(kFallbackWords[0].title_suffix);
+    f.diagnosis = std::string(kFallbackWords[0].diagnosis_prefix) + s.diagnosis;
+    for (const auto& [lang, text] : s.translations) {
+      for (const FallbackWords& w : kFallbackWords) {
+        if (w.lang != lang) continue;
+        f.translations.emplace_back(lang, EntryText{text.title + std::string(w.title_suffix),
+                                                    std::string(w.diagnosis_prefix) + text.diagnosis});
+      }
+    }
     f.confidence = Confidence::low;
     f.sections = s.sections;
     f.role = s.role;  // a clearing message reworded still clears

@@ -38,8 +38,15 @@ class KnowledgeBaseLoader {
   void load_file(const std::filesystem::path& path);
   void load_section(const std::string& file, const YAML::Node& n);
   void load_signature(const std::string& file, const YAML::Node& n);
+  // `translated`: the entry may also carry a mapping per language of kLanguages but "en".
   void check_unknown_keys(const std::string& file, const YAML::Node& n, std::initializer_list<std::string_view> allowed,
-                          std::string_view what);
+                          std::string_view what, bool translated = false);
+  // The translations of a section (title, summary, one text per step, the caution
+  // exactly when the section has one) and of a signature or rule (title, and the
+  // diagnosis exactly when the entry has one; `what` names it in problems).
+  void read_section_translations(const std::string& file, const YAML::Node& n, Section& s);
+  void read_entry_translations(const std::string& file, const YAML::Node& n, const std::string& what,
+                               const std::string& diagnosis, Translations<EntryText>& out);
   bool read_string(const std::string& file, const YAML::Node& n, const char* key, std::string& out, bool required);
   void read_confidence(const std::string& file, const YAML::Node& n, Confidence& out, bool required);
   bool read_string_list(const std::string& file, const YAML::Node& n, const char* key, std::vector<std::string>& out);

@@ -156,7 +156,7 @@ void KnowledgeBaseLoader::load_rule(const std::string& file, const YAML::Node& n
                                "incident", "steps",    "absent",    "match",       "start",      "members",
                                "when",     "carry",    "duplicate", "count",       "lines",      "window",
                                "suppress", "interval", "tolerance", "occurrences", "examples",   "counter_examples"},
-                     "rule");
+                     "rule", true);
   Rule r;
   r.where = {file, n.Mark().line + 1};
   read_string(file, n, "id", r.id, true);
@@ -263,9 +263,13 @@ void KnowledgeBaseLoader::load_rule(const std::string& file, const YAML::Node& n
   if (enriches) {
     need(r.title.empty() && r.sections.empty(),
          "only enriches the records it joins: it takes no title or sections of its own");
+    for (std::string_view lang : kLanguages) {
+      if (lang != "en" && n[std::string(lang)].IsDefined()) need(false, "has no text to translate");
+    }
   } else {
     read_string(file, n, "title", r.title, true);
     read_string(file, n, "diagnosis", r.diagnosis, true);
+    read_entry_translations(file, n, what, r.diagnosis, r.translations);
     read_confidence(file, n, r.confidence, true);
     need(!r.sections.empty(), "points to no section");
   }

@@ -16,18 +16,29 @@ namespace {
 
 using sv = std::string_view;
 
-constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
-constexpr bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
-constexpr bool is_alpha(char c) { return is_upper(c) || (c >= 'a' && c <= 'z'); }
-constexpr bool is_space(char c) { return c == ' ' || c == '\t'; }
+constexpr bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+constexpr bool is_upper(char c) {
+  return c >= 'A' && c <= 'Z';
+}
+constexpr bool is_alpha(char c) {
+  return is_upper(c) || (c >= 'a' && c <= 'z');
+}
+constexpr bool is_space(char c) {
+  return c == ' ' || c == '\t';
+}
 // [A-Z0-9_], the characters of a message id's facility and mnemonic; a table,
 // since every keyed line scans a dozen of them.
 constexpr auto kIdChar = [] {
   std::array<bool, 256> t{};
-  for (int c = 0; c < 256; ++c) t[static_cast<std::size_t>(c)] = (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  for (int c = 0; c < 256; ++c)
+    t[static_cast<std::size_t>(c)] = (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
   return t;
 }();
-constexpr bool is_id_char(char c) { return kIdChar[static_cast<unsigned char>(c)]; }
+constexpr bool is_id_char(char c) {
+  return kIdChar[static_cast<unsigned char>(c)];
+}
 
 // A forward-only cursor over a string_view.
 struct Cursor {
@@ -80,7 +91,8 @@ int month_number(sv m) {
       if (b == 'u' && c == 'n') return 6;
       if (b == 'u' && c == 'l') return 7;
       return 0;
-    case 'F': return b == 'e' && c == 'b' ? 2 : 0;
+    case 'F':
+      return b == 'e' && c == 'b' ? 2 : 0;
     case 'M':
       if (b != 'a') return 0;
       return c == 'r' ? 3 : c == 'y' ? 5 : 0;
@@ -88,23 +100,46 @@ int month_number(sv m) {
       if (b == 'p' && c == 'r') return 4;
       if (b == 'u' && c == 'g') return 8;
       return 0;
-    case 'S': return b == 'e' && c == 'p' ? 9 : 0;
-    case 'O': return b == 'c' && c == 't' ? 10 : 0;
-    case 'N': return b == 'o' && c == 'v' ? 11 : 0;
-    case 'D': return b == 'e' && c == 'c' ? 12 : 0;
-    default: return 0;
+    case 'S':
+      return b == 'e' && c == 'p' ? 9 : 0;
+    case 'O':
+      return b == 'c' && c == 't' ? 10 : 0;
+    case 'N':
+      return b == 'o' && c == 'v' ? 11 : 0;
+    case 'D':
+      return b == 'e' && c == 'c' ? 12 : 0;
+    default:
+      return 0;
   }
 }
 
-// hh:mm:ss[.fraction]; on failure the cursor is restored.
-bool parse_clock(Cursor& c, EventTime& t) {
+// Days in `month` (1..12) of `year`; year 0 (not in the header) allows Feb 29.
+int days_in_month(int month, int year) {
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (month < 1 || month > 12) return 0;
+  if (month == 2 && year != 0 && !(year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))) return 28;
+  return kDays[month - 1];
+}
+
+// A date that exists. A header that carries an impossible one (Feb 30,
+// month 13, year 0000, 25:61) has its syntax accepted, so the host after it
+// is still found, but its time stays unknown: a wrong time is worse than none.
+bool real_date(int year, int month, int day, bool has_year) {
+  if (has_year && year == 0) return false;
+  return day >= 1 && day <= days_in_month(month, year);
+}
+
+// hh:mm:ss[.fraction]; on failure the cursor is restored. `real` is false
+// for a clock that cannot be (hour 24, minute 60, second 61).
+bool parse_clock(Cursor& c, EventTime& t, bool& real) {
   Cursor save = c;
   const int h = c.number(1, 2);
   if (h < 0 || !c.eat(':')) return (c = save, false);
   const int m = c.number(2, 2);
   if (m < 0 || !c.eat(':')) return (c = save, false);
   const int s = c.number(2, 2);
-  if (s < 0 || h > 23 || m > 59 || s > 60) return (c = save, false);
+  if (s < 0) return (c = save, false);
+  real = h <= 23 && m <= 59 && s <= 60;
   t.hour = h;
   t.minute = m;
   t.second = s;
@@ -122,38 +157,44 @@ bool parse_clock(Cursor& c, EventTime& t) {
   return true;
 }
 
-// Z | +hh:mm | -hh:mm | +hhmm
-bool parse_offset(Cursor& c, EventTime& t) {
+enum class Offset { none, ok, impossible };
+
+// Z | +hh:mm | -hh:mm | +hhmm. An offset beyond RFC 3339's 23:59 is
+// consumed but impossible.
+Offset parse_offset(Cursor& c, EventTime& t) {
   if (c.eat('Z') || c.eat('z')) {
     t.has_offset = true;
     t.offset_minutes = 0;
-    return true;
+    return Offset::ok;
   }
   const char sign = c.peek();
-  if (sign != '+' && sign != '-') return false;
+  if (sign != '+' && sign != '-') return Offset::none;
   Cursor save = c;
   ++c.i;
   const int h = c.number(2, 2);
   c.eat(':');
   const int m = c.number(2, 2);
-  if (h < 0 || m < 0) return (c = save, false);
+  if (h < 0 || m < 0) return (c = save, Offset::none);
+  if (h > 23 || m > 59) return Offset::impossible;
   t.has_offset = true;
   t.offset_minutes = (sign == '-' ? -1 : 1) * (h * 60 + m);
-  return true;
+  return Offset::ok;
 }
 
-// yyyy-mm-dd[T ]hh:mm:ss[.f][offset]
+// yyyy-mm-dd[T ]hh:mm:ss[.f][offset]. True when the syntax matched (the
+// cursor is past it); `t` is set only when the date, clock and offset exist.
 bool parse_rfc3339(Cursor& c, EventTime& t) {
   Cursor save = c;
   const int y = c.number(4, 4);
   if (y < 0 || !c.eat('-')) return (c = save, false);
   const int mo = c.number(2, 2);
-  if (mo < 1 || mo > 12 || !c.eat('-')) return (c = save, false);
+  if (mo < 0 || !c.eat('-')) return (c = save, false);
   const int d = c.number(2, 2);
-  if (d < 1 || d > 31 || !(c.eat('T') || c.eat('t') || c.eat(' '))) return (c = save, false);
+  if (d < 0 || !(c.eat('T') || c.eat('t') || c.eat(' '))) return (c = save, false);
   EventTime out;
-  if (!parse_clock(c, out)) return (c = save, false);
-  parse_offset(c, out);
+  bool real = false;
+  if (!parse_clock(c, out, real)) return (c = save, false);
+  if (parse_offset(c, out) == Offset::impossible || !real || !real_date(y, mo, d, true)) return true;
   out.year = y;
   out.month = mo;
   out.day = d;
@@ -161,7 +202,8 @@ bool parse_rfc3339(Cursor& c, EventTime& t) {
   return true;
 }
 
-// Mmm dd [yyyy] hh:mm:ss[.fff] [ZONE]
+// Mmm dd [yyyy] hh:mm:ss[.fff] [ZONE]. True when the syntax matched; `t` is
+// set only when the date and clock exist.
 bool parse_bsd(Cursor& c, EventTime& t) {
   Cursor save = c;
   const int mo = month_number(c.s.substr(c.i, 3));
@@ -169,15 +211,18 @@ bool parse_bsd(Cursor& c, EventTime& t) {
   c.i += 3;
   c.skip_spaces();
   const int d = c.number(1, 2);
-  if (d < 1 || d > 31 || !is_space(c.peek())) return (c = save, false);
+  if (d < 0 || !is_space(c.peek())) return (c = save, false);
   c.skip_spaces();
   EventTime out;
-  if (is_digit(c.peek()) && is_digit(c.peek(1)) && is_digit(c.peek(2)) && is_digit(c.peek(3)) &&
-      is_space(c.peek(4))) {
+  bool has_year = false;
+  if (is_digit(c.peek()) && is_digit(c.peek(1)) && is_digit(c.peek(2)) && is_digit(c.peek(3)) && is_space(c.peek(4))) {
     out.year = c.number(4, 4);
+    has_year = true;
     c.skip_spaces();
   }
-  if (!parse_clock(c, out)) return (c = save, false);
+  bool real_clock = false;
+  if (!parse_clock(c, out, real_clock)) return (c = save, false);
+  const bool real = real_clock && real_date(out.year, mo, d, has_year);
   out.month = mo;
   out.day = d;
   // Optional zone: "UTC"/"GMT" always, other names only when followed by ':'
@@ -188,7 +233,8 @@ bool parse_bsd(Cursor& c, EventTime& t) {
     std::size_t n = 0;
     while (is_upper(z.peek(n))) ++n;
     const sv name = z.s.substr(z.i, n);
-    if (n >= 3 && n <= 5 && (z.peek(n) == ':' || ((name == "UTC" || name == "GMT") && (is_space(z.peek(n)) || z.peek(n) == '\0')))) {
+    if (n >= 3 && n <= 5 &&
+        (z.peek(n) == ':' || ((name == "UTC" || name == "GMT") && (is_space(z.peek(n)) || z.peek(n) == '\0')))) {
       if (name == "UTC" || name == "GMT") {
         out.has_offset = true;
         out.offset_minutes = 0;
@@ -197,7 +243,7 @@ bool parse_bsd(Cursor& c, EventTime& t) {
       c = z;
     }
   }
-  t = out;
+  if (real) t = out;
   return true;
 }
 
@@ -226,8 +272,9 @@ void parse_header(Cursor& c, LogRecord& r, bool keyed) {
     Cursor v = c;
     v.i += 2;
     EventTime t;
-    if (parse_rfc3339(v, t) || v.peek() == '-') {
-      if (v.peek() == '-' && !t.valid()) ++v.i;
+    const bool stamped = parse_rfc3339(v, t);
+    if (stamped || v.peek() == '-') {
+      if (!stamped) ++v.i;  // NILVALUE
       r.time = t;
       r.form = HeaderForm::rfc5424;
       v.skip_spaces();
@@ -296,7 +343,8 @@ void parse_header(Cursor& c, LogRecord& r, bool keyed) {
   // Keyless: take a host only in the unambiguous ASA form "host : text".
   Cursor h = c;
   sv host = h.token();
-  if (!host.empty() && host[0] != '[' && h.peek() == ' ' && h.peek(1) == ':' && (h.peek(2) == ' ' || h.peek(2) == '\0')) {
+  if (!host.empty() && host[0] != '[' && h.peek() == ' ' && h.peek(1) == ':' &&
+      (h.peek(2) == ' ' || h.peek(2) == '\0')) {
     r.host = host;
     h.i += 2;
     h.skip_spaces();
@@ -308,7 +356,9 @@ void parse_header(Cursor& c, LogRecord& r, bool keyed) {
 #define TUNNELDOC_PARSE_FAST_HEADER 1
 #endif
 
-int two_digits(const char* p) { return (p[0] - '0') * 10 + (p[1] - '0'); }
+int two_digits(const char* p) {
+  return (p[0] - '0') * 10 + (p[1] - '0');
+}
 
 // The headers most ASA lines carry: "[<PRI>]Mmm dd [yyyy ]hh:mm:ss HOST[ :] "
 // or "[<PRI>]Mmm dd [yyyy ]hh:mm:ss: " ("logging timestamp" with or without
@@ -337,16 +387,18 @@ bool parse_common_header(sv h, LogRecord& r) {
   const int day = two_digits(p + 4);
   const char* q = p + 7;
   int year = 0;
+  bool has_year = false;
   if (is_digit(q[0]) && is_digit(q[1]) && is_digit(q[2]) && is_digit(q[3]) && q[4] == ' ') {
     if (n < i + 21) return false;
     year = two_digits(q) * 100 + two_digits(q + 2);
+    has_year = true;
     q += 5;
   }
   if (!is_digit(q[0]) || !is_digit(q[1]) || q[2] != ':' || !is_digit(q[3]) || !is_digit(q[4]) || q[5] != ':' ||
       !is_digit(q[6]) || !is_digit(q[7]))
     return false;
   const int hour = two_digits(q), minute = two_digits(q + 3), second = two_digits(q + 6);
-  if (day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return false;
+  if (!real_date(year, mo, day, has_year) || hour > 23 || minute > 59 || second > 60) return false;
   const sv rest = h.substr(static_cast<std::size_t>(q + 8 - h.data()));
   sv host;
   if (rest == ": ") {
@@ -374,7 +426,9 @@ bool parse_common_header(sv h, LogRecord& r) {
   return true;
 }
 
-bool is_asa_family(sv fac) { return fac == "ASA" || fac == "FTD" || fac == "PIX" || fac == "FWSM"; }
+bool is_asa_family(sv fac) {
+  return fac == "ASA" || fac == "FTD" || fac == "PIX" || fac == "FWSM";
+}
 
 struct MessageId {
   std::size_t start = 0;  // index of '%'
@@ -482,18 +536,18 @@ bool parse_vpn_client_or_3000(sv line, LogRecord& r) {
   c.skip_spaces();
   EventTime t;
   int mo, d, y;
+  bool real_clock = false;
   const bool vpn3000 = is_digit(c.peek()) && (c.peek(1) == '/' || c.peek(2) == '/');
   if (vpn3000) {
-    if ((mo = c.number(1, 2)) < 1 || !c.eat('/') || (d = c.number(1, 2)) < 1 || !c.eat('/') ||
+    if ((mo = c.number(1, 2)) < 0 || !c.eat('/') || (d = c.number(1, 2)) < 0 || !c.eat('/') ||
         (y = c.number(4, 4)) < 0 || !is_space(c.peek()))
       return false;
     c.skip_spaces();
-    if (!parse_clock(c, t)) return false;
+    if (!parse_clock(c, t, real_clock)) return false;
   } else {
-    if (!parse_clock(c, t) || !is_space(c.peek())) return false;
+    if (!parse_clock(c, t, real_clock) || !is_space(c.peek())) return false;
     c.skip_spaces();
-    if ((mo = c.number(1, 2)) < 1 || !c.eat('/') || (d = c.number(1, 2)) < 1 || !c.eat('/') ||
-        (y = c.number(2, 4)) < 0)
+    if ((mo = c.number(1, 2)) < 0 || !c.eat('/') || (d = c.number(1, 2)) < 0 || !c.eat('/') || (y = c.number(2, 4)) < 0)
       return false;
     if (y < 100) y += 2000;
   }
@@ -520,10 +574,12 @@ bool parse_vpn_client_or_3000(sv line, LogRecord& r) {
     c.number(1, 9);
     c.skip_spaces();
   }
-  t.year = y;
-  t.month = mo;
-  t.day = d;
-  r.time = t;
+  if (real_clock && real_date(y, mo, d, true)) {
+    t.year = y;
+    t.month = mo;
+    t.day = d;
+    r.time = t;
+  }
   r.form = vpn3000 ? HeaderForm::vpn3000 : HeaderForm::vpn_client;
   r.severity = severity;
   r.message_id = id;

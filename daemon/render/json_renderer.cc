@@ -1,6 +1,7 @@
 // json_renderer.cc — the diagnosis record as one JSON line.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <ctime>
@@ -60,19 +61,18 @@ void append_json_string(std::string& out, std::string_view s) {
   out += dump(json(std::string(s)));
 }
 
-nlohmann::ordered_json section_json(const Section& s) {
-  json steps = json::array();
-  for (const Step& step : s.steps) steps.push_back(step.text);
+nlohmann::ordered_json section_json(const Section& s, const Audience& audience) {
+  const SectionText text = s.text(audience.lang);
   json related = json::array();
   for (const auto& r : s.related) related.push_back(r);
   return json{{"section", s.slug},
-              {"title", s.title},
-              {"summary", s.summary},
-              {"steps", steps},
-              {"commands", platform_json(s.all_commands())},
-              {"command_groups", command_groups_json(s.command_groups())},  // by software version
-              {"verify", platform_json(s.verify)},
-              {"caution", s.caution ? json(*s.caution) : json(nullptr)},
+              {"title", text.title},
+              {"summary", text.summary},
+              {"steps", text.steps},
+              {"commands", platform_json(s.all_commands(audience.versions))},
+              {"command_groups", command_groups_json(s.command_groups(audience.versions))},  // by software version
+              {"verify", platform_json(s.verify_commands(audience.versions))},
+              {"caution", text.caution ? json(*text.caution) : json(nullptr)},
               {"related", related}};
 }
 
@@ -93,50 +93,56 @@ std::string_view to_string(Remedies r) {
   return r == Remedies::full ? "full" : r == Remedies::brief ? "brief" : "none";
 }
 
-nlohmann::ordered_json remedy_json(const Section& s, Remedies remedies) {
-  if (remedies == Remedies::full) return section_json(s);
+nlohmann::ordered_json remedy_json(const Section& s, Remedies remedies, const Audience& audience) {
+  if (remedies == Remedies::full) return section_json(s, audience);
+  const SectionText text = s.text(audience.lang);
   json steps = json::array();
-  json commands = json::object();
+  PlatformCommands commands;
   if (!s.steps.empty()) {
-    steps.push_back(s.steps.front().text);
-    commands = platform_json(s.steps.front().commands);
+    steps.push_back(text.steps.empty() ? s.steps.front().text : text.steps.front());
+    for (const CommandGroup& g : s.steps.front().groups) {
+      if (!applies(g, audience.versions)) continue;
+      auto it = std::find_if(commands.begin(), commands.end(), [&](const auto& p) { return p.first == g.platform; });
+      if (it == commands.end()) it = commands.insert(commands.end(), {g.platform, {}});
+      it->second.insert(it->second.end(), g.commands.begin(), g.commands.end());
+    }
   }
   return json{{"section", s.slug},
-              {"title", s.title},
+              {"title", text.title},
               {"steps", steps},
-              {"commands", commands},
-              {"verify", platform_json(s.verify)},
-              {"caution", s.caution ? json(*s.caution) : json(nullptr)}};
+              {"commands", platform_json(commands)},
+              {"verify", platform_json(s.verify_commands(audience.versions))},
+              {"caution", text.caution ? json(*text.caution) : json(nullptr)}};
 }
 
-nlohmann::ordered_json signature_json(const Signature& s, const KnowledgeBase& kb) {
+namespace {
+// The members of a signature or a rule: its text in the audience's language
+// ("lang" says which one it is: "en" where the entry has no translation).
+template <class Entry>
+json entry_json(const Entry& e, const KnowledgeBase& kb, const Audience& audience) {
   json remedies = json::array();
-  for (const auto& slug : s.sections) {
-    if (const Section* sec = kb.find_section(slug)) remedies.push_back(section_json(*sec));
+  for (const auto& slug : e.sections) {
+    if (const Section* sec = kb.find_section(slug)) remedies.push_back(section_json(*sec, audience));
   }
+  const EntryText text = e.text(audience.lang);
   json j = json::object();
-  j["signature"] = s.id;
-  j["title"] = s.title;
-  j["diagnosis"] = s.diagnosis;
-  j["confidence"] = std::string(to_string(s.confidence));
-  j["sections"] = s.sections;
+  j["signature"] = e.id;
+  j["lang"] = find_translation(e.translations, audience.lang) != nullptr ? audience.lang : std::string("en");
+  j["title"] = text.title;
+  j["diagnosis"] = text.diagnosis;
+  j["confidence"] = std::string(to_string(e.confidence));
+  j["sections"] = e.sections;
   j["remedies"] = remedies;
   return j;
 }
+}  // namespace
 
-nlohmann::ordered_json rule_json(const Rule& r, const KnowledgeBase& kb) {
-  json remedies = json::array();
-  for (const auto& slug : r.sections) {
-    if (const Section* sec = kb.find_section(slug)) remedies.push_back(section_json(*sec));
-  }
-  json j = json::object();
-  j["signature"] = r.id;
-  j["title"] = r.title;
-  j["diagnosis"] = r.diagnosis;
-  j["confidence"] = std::string(to_string(r.confidence));
-  j["sections"] = r.sections;
-  j["remedies"] = remedies;
-  return j;
+nlohmann::ordered_json signature_json(const Signature& s, const KnowledgeBase& kb, const Audience& audience) {
+  return entry_json(s, kb, audience);
+}
+
+nlohmann::ordered_json rule_json(const Rule& r, const KnowledgeBase& kb, const Audience& audience) {
+  return entry_json(r, kb, audience);
 }
 
 std::string format_utc_ms(std::int64_t ms) {
@@ -150,7 +156,7 @@ std::string format_utc_ms(std::int64_t ms) {
 namespace {
 std::string body_of(const json& j) {
   std::string body;
-  for (const char* member : {"title", "diagnosis", "confidence", "sections", "remedies"}) {
+  for (const char* member : {"lang", "title", "diagnosis", "confidence", "sections", "remedies"}) {
     if (!body.empty()) body += ',';
     body += dump(json(member));
     body += ':';
@@ -179,14 +185,15 @@ void JsonRenderer::prepare(const std::shared_ptr<const KnowledgeBase>& kb) {
     json list = json::array();
     for (const auto& slug : sections) {
       const Section* sec = kb_->find_section(slug);
-      if (sec != nullptr && remedies_ == Remedies::brief) list.push_back(remedy_json(*sec, remedies_));
+      if (sec != nullptr && remedies_ == Remedies::brief) list.push_back(remedy_json(*sec, remedies_, audience_));
     }
     j["remedies"] = std::move(list);
     return j;
   };
-  for (const Signature& s : kb_->signatures()) body_.emplace(s.id, body_of(cut(signature_json(s, *kb_), s.sections)));
+  for (const Signature& s : kb_->signatures())
+    body_.emplace(s.id, body_of(cut(signature_json(s, *kb_, audience_), s.sections)));
   for (const Rule& r : kb_->rules()) {
-    if (!r.title.empty()) body_.emplace(r.id, body_of(cut(rule_json(r, *kb_), r.sections)));
+    if (!r.title.empty()) body_.emplace(r.id, body_of(cut(rule_json(r, *kb_, audience_), r.sections)));
   }
 }
 
@@ -245,7 +252,9 @@ void JsonRenderer::render(const Output& o, std::string& out) {
   } else {
     // An entry the knowledge base no longer has (an incident restored after
     // an upgrade): the id stands in for the text.
-    out += "\"title\":";
+    out += "\"lang\":";
+    append_json_string(out, audience_.lang);
+    out += ",\"title\":";
     append_json_string(out, o.entry);
     out += ",\"diagnosis\":null,\"confidence\":\"medium\",\"sections\":[],\"remedies\":[]";
   }
@@ -313,7 +322,7 @@ void JsonRenderer::render(const Output& o, std::string& out) {
 namespace {
 class JsonEncoder final : public Encoder {
  public:
-  explicit JsonEncoder(Remedies remedies) : renderer_(remedies) {}
+  JsonEncoder(Audience audience, Remedies remedies) : renderer_(std::move(audience), remedies) {}
   void encode(const Output& o, std::string& out) override { renderer_.render(o, out); }
 
  private:
@@ -321,8 +330,8 @@ class JsonEncoder final : public Encoder {
 };
 }  // namespace
 
-std::unique_ptr<Encoder> make_json_encoder(Remedies remedies) {
-  return std::make_unique<JsonEncoder>(remedies);
+std::unique_ptr<Encoder> make_json_encoder(Audience audience, Remedies remedies) {
+  return std::make_unique<JsonEncoder>(std::move(audience), remedies);
 }
 
 }  // namespace tunneldoc

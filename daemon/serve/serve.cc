@@ -36,11 +36,17 @@
 #include "tunneldoc/route.h"
 #include "tunneldoc/sink.h"
 #include "tunneldoc/sink_spec.h"
+#include "tunneldoc/view.h"
 
 namespace tunneldoc {
 namespace {
 
 namespace asio = boost::asio;
+
+std::int64_t wall_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 void setup_logging(const std::string& level) {
   static bool done = false;
@@ -109,6 +115,9 @@ void apply_overrides(const ServeOptions& o, ServeConfig& c, std::vector<std::str
       errors.push_back("--stream must be incidents, lines or all, not '" + *o.stream + "'");
     }
   }
+  if (!o.lang.empty()) c.audience.lang = o.lang;
+  for (const auto& [platform, version] : o.versions)
+    add_software_version(platform + "=" + version, c.audience.versions);
   for (const std::string& f : o.files) c.files.push_back(FileSourceConfig{f, false});
   if (o.metrics) {
     if (*o.metrics == "off") {
@@ -185,6 +194,8 @@ class Server {
   Gauge& up_;
   Gauge* kb_info_ = nullptr;
 
+  std::unique_ptr<StatusStore> view_;  // the status page's picture, when the HTTP endpoint is on
+  std::unique_ptr<StatusPages> pages_;
   std::vector<std::unique_ptr<Sink>> sinks_;
   std::vector<std::chrono::seconds> grace_;  // per sink: failing this long makes /healthz 503
   std::unique_ptr<Router> router_;
@@ -280,10 +291,19 @@ bool Server::open_sinks(std::string& error) {
   }
   specs.insert(specs.end(), config_.sinks.begin(), config_.sinks.end());
   for (const SinkSpec& spec : specs) {
-    auto sink = make_sink(spec, config_.state_dir, metrics_, error);
+    auto sink = make_sink(spec, config_.state_dir, config_.audience, metrics_, error);
     if (!sink) return false;
     sinks_.push_back(std::move(sink));
     grace_.push_back(std::chrono::seconds(spec.grace_seconds));
+  }
+  if (config_.metrics) {
+    // The status page is fed like any output. An open incident with no record
+    // for longer than the correlator could stay silent lost its resolved record.
+    ViewOptions vo;
+    vo.stale_ms = (config_.quiet_timeout_seconds + config_.update_interval_seconds + 120) * 1000LL;
+    view_ = std::make_unique<StatusStore>(vo, &metrics_);
+    sinks_.push_back(make_view_sink(*view_, metrics_, config_.queue_size));
+    grace_.push_back(std::chrono::seconds(60));
   }
   std::vector<Sink*> raw;
   for (auto& s : sinks_) raw.push_back(s.get());
@@ -302,8 +322,17 @@ bool Server::bind(std::string& error) {
     listeners_.push_back(std::move(listener));
   }
   if (config_.metrics) {
+    HttpAccess access;
+    access.allow = config_.metrics_allow;
+    if (!config_.metrics_token_file.empty() && !read_token_file(config_.metrics_token_file, access.token, error))
+      return false;
+    PageOptions page;
+    page.live = true;
+    for (const auto& l : listeners_) page.listeners.push_back(l->name());
+    pages_ = std::make_unique<StatusPages>(*view_, page);
     http_ = make_metrics_server(
-        control_, *config_.metrics, config_.metrics_path, metrics_, [this] { return health(); }, error);
+        control_, *config_.metrics, config_.metrics_path, metrics_, [this] { return health(); }, error,
+        [this](const HttpRequest& q, HttpResponse& r) { return pages_->handle(q, r); }, std::move(access));
     if (!http_) return false;
     spdlog::info("metrics on http://{}{}, health on /healthz", http_->local_endpoint().to_string(),
                  config_.metrics_path);
@@ -350,6 +379,7 @@ void Server::arm_tick() {
   tick_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || stopping_) return;
     pipeline_->tick();
+    if (view_) view_->tick(wall_clock_ms());
     if (++ticks_ % 60 == 0) save_incidents();  // a crash loses at most a minute of incident state
     arm_tick();
   });
@@ -406,8 +436,11 @@ void Server::reload() {
   };
   if (listeners_of(next.config) != listeners_of(config_) || next.config.output != config_.output ||
       sinks_of(next.config) != sinks_of(config_) || next.config.files.size() != config_.files.size() ||
-      next.config.stream != config_.stream || next.config.state_dir != config_.state_dir)
-    spdlog::warn("listeners, files, output, sinks, stream and state_dir changes take effect at the next restart");
+      next.config.stream != config_.stream || next.config.state_dir != config_.state_dir ||
+      next.config.audience.lang != config_.audience.lang || next.config.audience.versions != config_.audience.versions)
+    spdlog::warn(
+        "listeners, files, output, sinks, stream, state_dir, language and versions changes take effect at the next "
+        "restart");
   if (!outputs_ok) {
     fail("an output could not be reopened", {"see the errors above; /healthz reports the sink"});
     return;
@@ -472,6 +505,9 @@ int Server::run() {
       spdlog::error("cannot restore incidents ({}); moved to {} and starting without them", error, aside.string());
     } else if (const std::size_t n = pipeline_->correlator().open_incidents(); n != 0) {
       spdlog::info("restored {} open incident{} from {}", n, n == 1 ? "" : "s", incidents_file_.string());
+      if (view_) {
+        for (const OutputPtr& o : pipeline_->correlator().snapshot()) view_->apply(o);
+      }
     }
   }
   if (!config_.files.empty()) {
@@ -482,6 +518,7 @@ int Server::run() {
       return 2;
     }
   }
+  if (!fit_descriptor_limit(config_, std::cerr)) return 1;
   if (options_.check_only) {
     std::cout << "configuration and knowledge base are valid\n";
     return 0;
@@ -575,6 +612,8 @@ int run_tail(const TailOptions& options) {
   o.metrics = "off";
   o.state_file = options.state_file;
   o.stream = options.stream;
+  o.lang = options.audience.lang;
+  o.versions = options.audience.versions;
   if (!options.state_dir.empty()) o.state_dir = options.state_dir;
   ConfigResult r;
   r.config = default_config();

@@ -71,16 +71,21 @@ bool is_ip(std::string_view s, int* family = nullptr) {
 struct Entry {
   std::string title, diagnosis, confidence = "medium";
   std::vector<std::string> sections;
+  std::string lang = "en";  // of title and diagnosis: the audience's where the entry has a translation
 };
 
-Entry entry_of(const Output& o) {
+Entry entry_of(const Output& o, const Audience& audience) {
   Entry e;
   e.title = o.entry;
   if (!o.kb) return e;
   if (const Signature* s = o.kb->find_signature(o.entry)) {
-    e = Entry{s->title, s->diagnosis, std::string(to_string(s->confidence)), s->sections};
+    EntryText text = s->text(audience.lang);
+    e = Entry{std::move(text.title), std::move(text.diagnosis), std::string(to_string(s->confidence)), s->sections};
+    if (find_translation(s->translations, audience.lang) != nullptr) e.lang = audience.lang;
   } else if (const Rule* r = o.kb->find_rule(o.entry); r != nullptr && !r->title.empty()) {
-    e = Entry{r->title, r->diagnosis, std::string(to_string(r->confidence)), r->sections};
+    EntryText text = r->text(audience.lang);
+    e = Entry{std::move(text.title), std::move(text.diagnosis), std::string(to_string(r->confidence)), r->sections};
+    if (find_translation(r->translations, audience.lang) != nullptr) e.lang = audience.lang;
   }
   return e;
 }
@@ -120,21 +125,21 @@ std::int64_t time_of(const Output& o) {
   return o.kind == OutputKind::incident ? o.at_ms : o.subject->at_ms;
 }
 
-json remedies_of(const Output& o, const Entry& e, Remedies remedies) {
+json remedies_of(const Output& o, const Entry& e, Remedies remedies, const Audience& audience) {
   json list = json::array();
   if (remedies == Remedies::none || !o.kb) return list;
   for (const auto& slug : e.sections)
-    if (const Section* s = o.kb->find_section(slug)) list.push_back(remedy_json(*s, remedies));
+    if (const Section* s = o.kb->find_section(slug)) list.push_back(remedy_json(*s, remedies, audience));
   return list;
 }
 
 class EcsEncoder final : public Encoder {
  public:
-  explicit EcsEncoder(Remedies remedies) : remedies_(remedies) {}
+  EcsEncoder(Remedies remedies, Audience audience) : remedies_(remedies), audience_(std::move(audience)) {}
 
   void encode(const Output& o, std::string& out) override {
     const Event& subject = *o.subject;
-    const Entry e = entry_of(o);
+    const Entry e = entry_of(o, audience_);
     json doc = json::object();
     doc["@timestamp"] = format_utc_ms(time_of(o));
     doc["ecs"] = {{"version", kEcsVersion}};
@@ -193,6 +198,7 @@ class EcsEncoder final : public Encoder {
     td["signature"] = o.entry;
     if (!o.rule.empty()) td["rule"] = o.rule;
     td["title"] = e.title;
+    td["lang"] = e.lang;
     td["confidence"] = e.confidence;
     td["sections"] = e.sections;
     td["count"] = o.count;
@@ -212,7 +218,7 @@ class EcsEncoder final : public Encoder {
     json evidence = json::array();
     for (const auto& ev : o.evidence) evidence.push_back({{"line", std::string(ev->line())}, {"source", ev->source()}});
     td["evidence"] = std::move(evidence);
-    td["remedies"] = remedies_of(o, e, remedies_);
+    td["remedies"] = remedies_of(o, e, remedies_, audience_);
     doc["tunneldoc"] = std::move(td);
     out += dump(doc);
     out += '\n';
@@ -220,6 +226,7 @@ class EcsEncoder final : public Encoder {
 
  private:
   Remedies remedies_;
+  Audience audience_;
 };
 
 // Field limits of the CEF implementation standard.
@@ -228,11 +235,11 @@ constexpr std::size_t kCefSignature = 1023, kCefName = 512, kCefMsg = 1023, kCef
 
 class CefEncoder final : public Encoder {
  public:
-  explicit CefEncoder(Remedies remedies) : remedies_(remedies) {}
+  CefEncoder(Remedies remedies, Audience audience) : remedies_(remedies), audience_(std::move(audience)) {}
 
   void encode(const Output& o, std::string& out) override {
     const Event& subject = *o.subject;
-    const Entry e = entry_of(o);
+    const Entry e = entry_of(o, audience_);
     const int severity = o.incident && o.incident->state == IncidentState::resolved ? 6 : subject.severity;
     out += "CEF:0|tunneldoc|tunneldoc|";
     append_cef_header(out, TUNNELDOC_VERSION, 64);
@@ -287,10 +294,11 @@ class CefEncoder final : public Encoder {
       for (const auto& slug : e.sections) {
         const Section* s = o.kb->find_section(slug);
         if (s == nullptr) continue;
+        const SectionText section = s->text(audience_.lang);
         if (!text.empty()) text += " | ";
-        text += s->title;
-        for (std::size_t i = 0; i < s->steps.size() && (remedies_ == Remedies::full || i == 0); ++i)
-          text += (i == 0 ? ": " : "; ") + s->steps[i].text;
+        text += section.title;
+        for (std::size_t i = 0; i < section.steps.size() && (remedies_ == Remedies::full || i == 0); ++i)
+          text += (i == 0 ? ": " : "; ") + section.steps[i];
       }
       kv("cs5", text, kCefString);
       kv("cs5Label", "remedy", 64);
@@ -303,6 +311,7 @@ class CefEncoder final : public Encoder {
 
  private:
   Remedies remedies_;
+  Audience audience_;
 };
 
 }  // namespace
@@ -348,24 +357,24 @@ int cef_severity(int s) {
   return s >= 0 && s <= 7 ? kMap[s] : 5;
 }
 
-std::unique_ptr<Encoder> make_ecs_encoder(Remedies remedies) {
-  return std::make_unique<EcsEncoder>(remedies);
+std::unique_ptr<Encoder> make_ecs_encoder(Remedies remedies, Audience audience) {
+  return std::make_unique<EcsEncoder>(remedies, std::move(audience));
 }
 
-std::unique_ptr<Encoder> make_cef_encoder(Remedies remedies) {
-  return std::make_unique<CefEncoder>(remedies);
+std::unique_ptr<Encoder> make_cef_encoder(Remedies remedies, Audience audience) {
+  return std::make_unique<CefEncoder>(remedies, std::move(audience));
 }
 
-std::unique_ptr<Encoder> make_encoder(Format format, Remedies remedies) {
+std::unique_ptr<Encoder> make_encoder(Format format, Remedies remedies, Audience audience) {
   switch (format) {
     case Format::ecs:
-      return make_ecs_encoder(remedies);
+      return make_ecs_encoder(remedies, std::move(audience));
     case Format::cef:
-      return make_cef_encoder(remedies);
+      return make_cef_encoder(remedies, std::move(audience));
     case Format::json:
       break;
   }
-  return make_json_encoder(remedies);
+  return make_json_encoder(std::move(audience), remedies);
 }
 
 }  // namespace tunneldoc

@@ -343,8 +343,8 @@ std::filesystem::path spool_dir(const std::filesystem::path& state_dir, const Si
   return state_dir / "spool" / fmt::format("{}-{:08x}", dir.substr(0, 80), hash & 0xffffffffu);
 }
 
-std::unique_ptr<Sink> make_sink(const SinkSpec& spec, const std::filesystem::path& state_dir, MetricsRegistry& metrics,
-                                std::string& error) {
+std::unique_ptr<Sink> make_sink(const SinkSpec& spec, const std::filesystem::path& state_dir, const Audience& audience,
+                                MetricsRegistry& metrics, std::string& error) {
   std::unique_ptr<SinkTransport> transport;
   switch (spec.kind) {
     case SinkKind::standard_output:
@@ -432,8 +432,8 @@ std::unique_ptr<Sink> make_sink(const SinkSpec& spec, const std::filesystem::pat
           spec.name);
     spool = make_memory_spool(spec.queue_size);
   }
-  return std::make_unique<Sink>(o, make_encoder(spec.format, spec.remedies), std::move(transport), std::move(spool),
-                                metrics);
+  return std::make_unique<Sink>(o, make_encoder(spec.format, spec.remedies, audience), std::move(transport),
+                                std::move(spool), metrics);
 }
 
 }  // namespace tunneldoc

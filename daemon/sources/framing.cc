@@ -25,7 +25,7 @@ FrameParser::FrameParser(std::size_t max_frame) : max_frame_(max_frame == 0 ? 1 
 
 void FrameParser::reset() {
   state_ = State::start;
-  partial_.clear();
+  std::string().swap(partial_);
   prefix_.clear();
   remaining_ = 0;
   cut_ = false;
@@ -69,6 +69,7 @@ FrameParser::Result FrameParser::parse(std::string_view& data) {
     partial_.clear();
     frame_ = {};
   }
+  if (state_ == State::start && partial_.capacity() > kKeepCapacity) std::string().swap(partial_);
   while (!data.empty()) {
     switch (state_) {
       case State::start: {
@@ -167,16 +168,17 @@ FrameParser::Result FrameParser::parse(std::string_view& data) {
   return Result::indeterminate;
 }
 
-bool FrameParser::finish() {
+bool FrameParser::finish(bool stream_ended) {
   switch (state_) {
     case State::count:
     case State::after_space:
       current_ = Framing::lf;
       append(prefix_);
+      prefix_.clear();
       [[fallthrough]];
     case State::lf_body:
     case State::octet_body: {
-      const bool incomplete = state_ == State::octet_body;
+      const bool incomplete = state_ == State::octet_body || !stream_ended;
       deliver(partial_, cut_ || incomplete);
       frame_incomplete_ = incomplete;
       if (frame_.empty()) return false;

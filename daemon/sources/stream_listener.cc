@@ -3,7 +3,20 @@
 // The asio server3 shape: an acceptor hands each connection a strand of its
 // own; a Connection is enable_shared_from_this, keeps itself alive through
 // the handlers it has pending, and dies when none is. A slow or silent
-// connection only holds its own buffer and timer: it never blocks others.
+// connection only holds its own timer and incomplete message: it never blocks
+// others.
+//
+// A plain TCP connection waits for readability (async_wait) and then reads
+// what the kernel holds, without blocking, into its thread's buffer: an idle
+// connection owns no read buffer, and at shutdown the kernel's queue can be
+// read synchronously because no read with a buffer of ours is pending. TLS
+// connections read through ssl::stream with a buffer of their own.
+//
+// Memory: each connection may hold kConnectionAllowance bytes of an incomplete
+// message; beyond that it draws on the listener's max_buffered budget, and a
+// connection the budget cannot serve is closed and counted. Admission: at most
+// max_connections, at most max_connections_per_host per host, and the last
+// reserved slots only for hosts with no connection open.
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
@@ -11,6 +24,7 @@
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <utility>  // before Boost 1.74 Asio: awaitable.hpp needs std::exchange
@@ -27,7 +41,41 @@ namespace ssl = asio::ssl;
 using asio::ip::tcp;
 using Strand = asio::strand<asio::io_context::executor_type>;
 
-constexpr std::size_t kReadSize = 16 * 1024;
+constexpr std::size_t kReadSize = 16 * 1024;      // a TLS connection's own read buffer
+constexpr std::size_t kThreadBuffer = 64 * 1024;  // plain TCP reads go into the thread's buffer
+constexpr int kReadsPerWakeup = 4;                // then other connections get their turn
+constexpr int kShutdownReads = 1024;              // at most 64 MiB read per connection at stop
+
+char* thread_buffer() {
+  thread_local std::array<char, kThreadBuffer> buffer;
+  return buffer.data();
+}
+
+bool would_block(const boost::system::error_code& ec) {
+  return ec == asio::error::would_block || ec == asio::error::try_again;
+}
+
+bool is_reset(const boost::system::error_code& ec) {
+  return ec == asio::error::connection_reset || ec == asio::error::connection_aborted ||
+         ec == asio::error::not_connected;
+}
+
+// A sending host for the per-host limit: an IPv4 address, or an IPv6 /64
+// (one site gets a /64; counting its addresses apart would be no limit).
+using HostKey = std::array<unsigned char, 16>;
+HostKey host_key(const asio::ip::address& a) {
+  HostKey k{};
+  if (a.is_v4() || (a.is_v6() && a.to_v6().is_v4_mapped())) {
+    const auto v4 = a.is_v4() ? a.to_v4() : asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+    const auto b = v4.to_bytes();
+    std::memcpy(k.data(), b.data(), b.size());
+  } else {
+    const auto b = a.to_v6().to_bytes();
+    std::memcpy(k.data(), b.data(), 8);
+    k[15] = 6;  // never equal to an IPv4 key
+  }
+  return k;
+}
 
 class StreamListener;
 
@@ -67,9 +115,26 @@ class StreamListener final : public Listener, public std::enable_shared_from_thi
   Pipeline& pipeline() { return pipeline_; }
   ListenerCounters& counters() { return *counters_; }
   RateLimit& malformed_log() { return malformed_log_; }
-  void forget(std::uint64_t id) {
+  RateLimit& oversize_log() { return oversize_log_; }
+  RateLimit& overflow_log() { return overflow_log_; }
+  void forget(std::uint64_t id, const HostKey& host) {
     std::lock_guard lock(mutex_);
     connections_.erase(id);
+    auto it = per_host_.find(host);
+    if (it != per_host_.end() && --it->second == 0) per_host_.erase(it);
+  }
+  // Takes `n` bytes of max_buffered; false (nothing taken) if they are not free.
+  bool charge(std::size_t n) {
+    std::size_t used = buffered_.load(std::memory_order_relaxed);
+    do {
+      if (used + n > config_.max_buffered) return false;
+    } while (!buffered_.compare_exchange_weak(used, used + n, std::memory_order_relaxed));
+    counters_->buffered.add(static_cast<double>(n));
+    return true;
+  }
+  void release(std::size_t n) {
+    buffered_.fetch_sub(n, std::memory_order_relaxed);
+    counters_->buffered.add(-static_cast<double>(n));
   }
 
  private:
@@ -93,10 +158,12 @@ class StreamListener final : public Listener, public std::enable_shared_from_thi
   std::string name_;
   std::unique_ptr<ListenerCounters> counters_;
   std::atomic<bool> stopping_{false};
-  RateLimit denied_log_, refused_log_, errors_log_, oversize_log_, malformed_log_;
+  RateLimit denied_log_, refused_log_, errors_log_, oversize_log_, malformed_log_, overflow_log_;
+  std::atomic<std::size_t> buffered_{0};
   std::mutex mutex_;
   std::uint64_t next_id_ = 0;                                           // guarded by mutex_
   std::map<std::uint64_t, std::weak_ptr<ConnectionBase>> connections_;  // guarded by mutex_
+  std::map<HostKey, std::size_t> per_host_;                             // guarded by mutex_
 };
 
 // Stream is tcp::socket or ssl::stream<tcp::socket>; all members are used on
@@ -110,17 +177,20 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   Connection(std::shared_ptr<StreamListener> owner, std::uint64_t id, const tcp::endpoint& peer, Args&&... args)
       : owner_(std::move(owner)),
         id_(id),
+        host_key_(host_key(peer.address())),
         stream_(std::forward<Args>(args)...),
         timer_(stream_.get_executor()),
         parser_(owner_->config().max_frame) {
+    if constexpr (kTls) buffer_ = std::make_unique<std::array<char, kReadSize>>();
     host_ = peer.address().to_string();
     source_ = std::string(kTls ? "tls:" : "tcp:") + (peer.address().is_v6() ? "[" + host_ + "]" : host_) + ":" +
               std::to_string(peer.port());
     owner_->counters().open.add(1);
   }
   ~Connection() override {
+    if (charged_ != 0) owner_->release(charged_);
     owner_->counters().open.add(-1);
-    owner_->forget(id_);
+    owner_->forget(id_, host_key_);
   }
 
   void start() {
@@ -134,6 +204,8 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
           ssl::stream_base::server,
           [self = this->shared_from_this()](const boost::system::error_code& ec) { self->on_handshake(ec); });
     } else {
+      boost::system::error_code ec;
+      socket().non_blocking(true, ec);
       read();
     }
   }
@@ -161,9 +233,10 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     timer_.async_wait([self = this->shared_from_this()](const boost::system::error_code& ec) {
       if (ec) return;  // cancelled: there was activity
       if (self->timer_.expiry() > std::chrono::steady_clock::now()) return;
-      spdlog::debug("{}: {} closed after {} s of silence", self->owner_->name(), self->source_,
-                    self->owner_->config().idle_timeout_seconds);
-      self->close();
+      if (!self->draining_)
+        spdlog::debug("{}: {} closed after {} s of silence", self->owner_->name(), self->source_,
+                      self->owner_->config().idle_timeout_seconds);
+      self->end(/*stream_ended=*/false);
     });
   }
 
@@ -174,6 +247,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
       if (owner_->malformed_log().allow(suppressed))
         spdlog::warn("{}: TLS handshake with {} failed: {} ({} similar suppressed)", owner_->name(), source_,
                      ec.message(), suppressed);
+      if (is_reset(ec)) owner_->counters().reset.inc();
       close();
       return;
     }
@@ -183,20 +257,56 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   void read() {
     if (closed_) return;
     if (!draining_) arm_timer(std::chrono::seconds(owner_->config().idle_timeout_seconds));
-    stream_.async_read_some(asio::buffer(buffer_),
-                            [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-                              self->on_read(ec, n);
-                            });
+    if constexpr (kTls) {
+      stream_.async_read_some(asio::buffer(*buffer_),
+                              [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                                self->on_read(ec, n);
+                              });
+    } else {
+      socket().async_wait(tcp::socket::wait_read, [self = this->shared_from_this()](
+                                                      const boost::system::error_code& ec) { self->on_readable(ec); });
+    }
   }
 
+  // TLS: a read completed.
   void on_read(const boost::system::error_code& ec, std::size_t n) {
-    if (n > 0) consume(std::string_view(buffer_.data(), n));
+    if (n > 0) consume(std::string_view(buffer_->data(), n));
     if (ec) {
-      if (parser_.finish()) emit();
-      close();
+      if (is_reset(ec)) owner_->counters().reset.inc();
+      end(/*stream_ended=*/true);
       return;
     }
-    if (!closed_) read();
+    read();
+  }
+
+  // Plain TCP: the socket is readable (or the wait was cancelled by close()).
+  void on_readable(const boost::system::error_code& ec) {
+    if (closed_) return;
+    if (ec && ec != asio::error::operation_aborted) {
+      if (is_reset(ec)) owner_->counters().reset.inc();
+      end(/*stream_ended=*/true);
+      return;
+    }
+    if (read_available(kReadsPerWakeup)) read();
+  }
+
+  // Plain TCP: reads what the kernel holds without blocking, `max` reads at
+  // most. False when the connection is closed (end of stream, error, or a
+  // broken stream).
+  bool read_available(int max) {
+    char* buffer = thread_buffer();
+    for (int i = 0; i < max && !closed_; ++i) {
+      boost::system::error_code ec;
+      const std::size_t n = socket().read_some(asio::buffer(buffer, kThreadBuffer), ec);
+      if (n > 0) consume(std::string_view(buffer, n));
+      if (would_block(ec)) return !closed_;
+      if (ec) {
+        if (is_reset(ec)) owner_->counters().reset.inc();
+        end(/*stream_ended=*/true);
+        return false;
+      }
+    }
+    return !closed_;
   }
 
   void consume(std::string_view data) {
@@ -209,27 +319,53 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
         owner_->counters().malformed.inc();
         std::uint64_t suppressed = 0;
         if (owner_->malformed_log().allow(suppressed))
-          spdlog::warn("{}: {} sent an octet count no syslog message has; closing the connection", owner_->name(),
-                       source_);
+          spdlog::warn("{}: {} sent an octet count no syslog message has; closing the connection ({} similar since)",
+                       owner_->name(), source_, suppressed);
         close();
       } else {
         break;
       }
     }
+    if (!closed_) account();
+  }
+
+  // Charges what the parser holds beyond the allowance to the listener's
+  // budget; a connection the budget cannot serve is closed, its incomplete
+  // message counted as lost.
+  void account() {
+    const std::size_t held = parser_.held();
+    const std::size_t want = held > kConnectionAllowance ? held - kConnectionAllowance : 0;
+    if (want > charged_) {
+      if (!owner_->charge(want - charged_)) {
+        auto& c = owner_->counters();
+        c.buffer_overflows.inc();
+        c.buffer_overflow_bytes.inc(parser_.buffered());
+        std::uint64_t suppressed = 0;
+        if (owner_->overflow_log().allow(suppressed))
+          spdlog::warn(
+              "{}: incomplete messages on open connections hold max_buffered ({} bytes); closed {} which needed "
+              "more ({} more closed since the last report)",
+              owner_->name(), owner_->config().max_buffered, source_, suppressed);
+        parser_.reset();
+        close();
+        return;
+      }
+    } else if (want < charged_) {
+      owner_->release(charged_ - want);
+    }
+    charged_ = want;
   }
 
   void emit() {
     owner_->counters().messages.inc();
     if (parser_.incomplete()) {
-      owner_->counters().malformed.inc();  // the stream ended inside an octet-counted frame
+      owner_->counters().malformed.inc();  // the stream ended inside a frame
     } else if (parser_.truncated()) {
       owner_->counters().oversize.inc();
-      const auto now = std::chrono::steady_clock::now();
-      if (now - last_oversize_log_ >= std::chrono::minutes(1)) {
-        last_oversize_log_ = now;
-        spdlog::warn("{}: {} sent a message longer than max_frame ({} bytes); it was cut", owner_->name(), source_,
-                     owner_->config().max_frame);
-      }
+      std::uint64_t suppressed = 0;
+      if (owner_->oversize_log().allow(suppressed))
+        spdlog::warn("{}: {} sent a message longer than max_frame ({} bytes); it was cut ({} more cut since)",
+                     owner_->name(), source_, owner_->config().max_frame, suppressed);
     }
     if (parser_.frame().empty()) return;
     Origin origin;
@@ -238,29 +374,31 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     owner_->pipeline().process(parser_.frame(), origin, parser_.truncated());
   }
 
+  // The connection ends: at end of stream an unterminated last message is
+  // one (senders often omit the last LF); when we close it ourselves (idle
+  // timeout, shutdown) an incomplete message is delivered marked truncated and
+  // counted as malformed, never dropped silently.
+  void end(bool stream_ended) {
+    if (closed_) return;
+    if (parser_.finish(/*stream_ended=*/stream_ended)) emit();
+    close();
+  }
+
   // At shutdown: what the kernel already holds for a plain TCP connection is
   // read and processed; then the connection closes.
   void drain_and_close() {
     if (closed_ || draining_) return;
+    draining_ = true;
     if constexpr (kTls) {
       // TLS records cannot be read without blocking here; let the pending
       // read deliver what has arrived, for a short while, then close.
-      draining_ = true;
       arm_timer(std::chrono::milliseconds(250));
-      return;
     } else {
-      boost::system::error_code ec;
-      socket().non_blocking(true, ec);
-      for (int i = 0; i < 1024 && !ec; ++i) {
-        const std::size_t n = socket().read_some(asio::buffer(buffer_), ec);
-        if (n > 0) consume(std::string_view(buffer_.data(), n));
-      }
-      if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
-        // end of stream or error: nothing more to read
-      }
+      // Only a wait is pending, no read into a buffer: reading here cannot
+      // race with it. close() cancels the wait.
+      timer_.cancel();
+      if (read_available(kShutdownReads)) end(/*stream_ended=*/false);
     }
-    if (parser_.finish()) emit();
-    close();
   }
 
   void close() {
@@ -274,14 +412,15 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
 
   std::shared_ptr<StreamListener> owner_;  // outlives every connection, even at io_context teardown
   std::uint64_t id_;
+  HostKey host_key_;
   Stream stream_;
   asio::steady_timer timer_;
   FrameParser parser_;
-  std::array<char, kReadSize> buffer_;
+  std::unique_ptr<std::array<char, kReadSize>> buffer_;  // TLS only
   std::string source_, host_;
+  std::size_t charged_ = 0;  // bytes taken from the listener's max_buffered
   bool closed_ = false;
   bool draining_ = false;  // shutting down: no new idle deadline
-  std::chrono::steady_clock::time_point last_oversize_log_{};
 };
 
 bool StreamListener::bind(std::string& error) {
@@ -296,6 +435,8 @@ bool StreamListener::bind(std::string& error) {
     ::SSL_CTX_set_min_proto_version(tls_.native_handle(), TLS1_2_VERSION);
     tls_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                      ssl::context::single_dh_use);
+    // An idle TLS connection gives its record buffers back.
+    ::SSL_CTX_set_mode(tls_.native_handle(), SSL_MODE_RELEASE_BUFFERS);
     tls_.use_certificate_chain_file(config_.certificate.string(), ec);
     if (ec) {
       error = "tls: cannot use certificate " + config_.certificate.string() + ": " + ec.message();
@@ -327,6 +468,8 @@ bool StreamListener::bind(std::string& error) {
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     error = std::string("cannot listen on ") + kind + " " + config_.endpoint.to_string() + ": " + ec.message();
+    if (ec == asio::error::address_in_use)
+      error += " (another process holds this port; tunneldoc does not share a port with another receiver)";
     return false;
   }
   const auto bound = acceptor_.local_endpoint();
@@ -347,6 +490,11 @@ void StreamListener::accept() {
 void StreamListener::on_accept(const boost::system::error_code& ec, tcp::socket socket) {
   if (ec == asio::error::operation_aborted || stopping_) return;
   if (ec) {
+    if (is_reset(ec)) {
+      counters_->reset.inc();
+      accept();
+      return;
+    }
     counters_->receive_errors.inc();
     std::uint64_t suppressed = 0;
     if (errors_log_.allow(suppressed)) spdlog::warn("{}: accept failed: {}", name_, ec.message());
@@ -358,6 +506,8 @@ void StreamListener::on_accept(const boost::system::error_code& ec, tcp::socket 
   boost::system::error_code pec;
   const tcp::endpoint peer = socket.remote_endpoint(pec);
   if (pec) {
+    // Reset between the handshake and accept(): the kernel still hands it over.
+    counters_->reset.inc();
     accept();
     return;
   }
@@ -371,33 +521,49 @@ void StreamListener::on_accept(const boost::system::error_code& ec, tcp::socket 
     accept();
     return;
   }
-  if (counters_->open.value() >= static_cast<double>(config_.max_connections)) {
-    counters_->refused.inc();
+  const HostKey key = host_key(peer.address());
+  // The registry lock is never held while a connection may be destroyed
+  // (its destructor takes the same lock to unregister).
+  std::shared_ptr<ConnectionBase> c;
+  const char* refused = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    const std::size_t open = connections_.size();
+    const auto host = per_host_.find(key);
+    const std::size_t from_host = host == per_host_.end() ? 0 : host->second;
+    if (open >= config_.max_connections) {
+      counters_->refused.inc();
+      refused = "max_connections";
+    } else if (from_host >= config_.max_connections_per_host) {
+      counters_->refused_per_host.inc();
+      refused = "max_connections_per_host";
+    } else if (from_host > 0 && open >= config_.max_connections - effective_reserve(config_)) {
+      counters_->refused_reserve.inc();
+      refused = "the reserve for new hosts";
+    } else {
+      const std::uint64_t id = next_id_++;
+      if (config_.transport == Transport::tls) {
+        auto t = std::make_shared<Connection<ssl::stream<tcp::socket>>>(shared_from_this(), id, peer, std::move(socket),
+                                                                        tls_);
+        connections_[id] = t;
+        c = std::move(t);
+      } else {
+        auto t = std::make_shared<Connection<tcp::socket>>(shared_from_this(), id, peer, std::move(socket));
+        connections_[id] = t;
+        c = std::move(t);
+      }
+      ++per_host_[key];
+    }
+  }
+  if (refused != nullptr) {
     if (refused_log_.allow(suppressed))
-      spdlog::warn("{}: refused a connection from {}: max_connections ({}) are open ({} more refused since)", name_,
-                   peer.address().to_string(), config_.max_connections, suppressed);
+      spdlog::warn("{}: refused a connection from {}: {} reached ({} more refused since the last report)", name_,
+                   peer.address().to_string(), refused, suppressed);
     socket.close(pec);
     accept();
     return;
   }
   counters_->accepted.inc();
-  // The registry lock is never held while a connection may be destroyed
-  // (its destructor takes the same lock to unregister).
-  std::shared_ptr<ConnectionBase> c;
-  {
-    std::lock_guard lock(mutex_);
-    const std::uint64_t id = next_id_++;
-    if (config_.transport == Transport::tls) {
-      auto t =
-          std::make_shared<Connection<ssl::stream<tcp::socket>>>(shared_from_this(), id, peer, std::move(socket), tls_);
-      connections_[id] = t;
-      c = std::move(t);
-    } else {
-      auto t = std::make_shared<Connection<tcp::socket>>(shared_from_this(), id, peer, std::move(socket));
-      connections_[id] = t;
-      c = std::move(t);
-    }
-  }
   c->begin();
   accept();
 }

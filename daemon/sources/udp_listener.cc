@@ -1,7 +1,8 @@
 // udp_listener.cc — syslog over UDP: one datagram is one message.
 //
-// One SO_REUSEPORT socket per I/O thread, each with its own receive loop on a
-// strand. After each completion the loop drains what the kernel already
+// One socket per I/O thread, sharing the port with SO_REUSEPORT among
+// themselves only (the first binds exclusively), each with its own receive
+// loop on a strand. After each completion the loop drains what the kernel already
 // holds with non-blocking recvmmsg() batches (bounded), then re-arms: always,
 // error or not. Each receiver owns fixed buffers (kBatch slots of 64 KiB, of
 // which small datagrams touch only the first page); nothing is allocated per
@@ -83,14 +84,22 @@ class UdpListener final : public Listener {
       return false;
     }
     udp::endpoint ep(address, config_.endpoint.port);
-    for (int i = 0; i < std::max(1, sockets); ++i) {
+    const int count = std::max(1, sockets);
+    using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+    for (int i = 0; i < count; ++i) {
       auto r = std::make_unique<Receiver>(io_);
       r->socket.open(ep.protocol(), ec);
-      if (!ec) r->socket.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
+      // The first socket binds without SO_REUSEPORT, so the bind fails if any
+      // other socket holds the port (another tunneldoc, another syslog
+      // daemon); only then is the port opened to our own further sockets.
+      if (!ec && i > 0) r->socket.set_option(ReusePort(true), ec);
       if (!ec) set_receive_buffer(*r, i == 0);
       if (!ec) r->socket.bind(ep, ec);
+      if (!ec && i == 0 && count > 1) r->socket.set_option(ReusePort(true), ec);
       if (ec) {
         error = "cannot bind udp " + ep.address().to_string() + ":" + std::to_string(ep.port()) + ": " + ec.message();
+        if (ec == asio::error::address_in_use)
+          error += " (another process holds this port; tunneldoc does not share a port with another receiver)";
         return false;
       }
       ep = r->socket.local_endpoint();  // an ephemeral port: the others share it

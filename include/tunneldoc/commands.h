@@ -31,18 +31,24 @@ struct ScanOptions {
   // Only the incidents, each once in its final state at the end of input
   // (open, or resolved), in the order they opened.
   bool incidents = false;
+  // The records' language and the software versions whose commands they show.
+  Audience audience;
+  // Also write an HTML report (view.h) of everything the scan found to this
+  // file, in the records' language; "" writes none.
+  std::filesystem::path report;
 };
 
 // Exit code: 0 when every input was read and every record written, 1 when
 // an input could not be opened or read (the others are still scanned) or the
-// output could not be written (scanning stops), 2 when the knowledge base
-// does not load.
+// output or the report could not be written (scanning stops), 2 when the
+// knowledge base does not load.
 int run_scan(const ScanOptions& options, std::ostream& out, std::ostream& err);
 
 struct ExplainOptions {
   std::string query;  // slug, signature id, message id/key, or a log line
   std::filesystem::path signatures;
   bool json = false;
+  Audience audience;  // language of the text, software versions of the commands
 };
 
 // Exit code: 0 when something in the knowledge base answers, 1 when nothing

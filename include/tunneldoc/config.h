@@ -9,11 +9,13 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "tunneldoc/allowlist.h"
+#include "tunneldoc/knowledge_base.h"
 #include "tunneldoc/sink_spec.h"
 
 namespace tunneldoc {
@@ -39,7 +41,17 @@ struct ListenerConfig {
   // TCP and TLS
   std::size_t max_frame = 64 * 1024;   // longer frames are cut (counted as oversize)
   std::size_t max_connections = 1024;  // more are refused (counted)
-  int idle_timeout_seconds = 600;      // a silent connection is closed
+  // One sending host (an IPv4 address or an IPv6 /64) holds at most this many
+  // connections; the rest are refused (counted).
+  std::size_t max_connections_per_host = 64;
+  // The last `reserved_connections` slots below max_connections only go to
+  // hosts that have no connection open, so one host's idle connections cannot
+  // lock a new sender out. 0 (the default) means max_connections / 16.
+  std::size_t reserved_connections = 0;
+  // Bytes of incomplete messages all connections together may hold beyond
+  // kConnectionAllowance each; a connection that needs more is closed (counted).
+  std::size_t max_buffered = 8u << 20;
+  int idle_timeout_seconds = 600;  // a silent connection is closed
   // TLS
   std::filesystem::path certificate;  // PEM chain
   std::filesystem::path key;          // PEM private key
@@ -47,6 +59,13 @@ struct ListenerConfig {
   bool verify_client = false;         // require a client certificate signed by `ca`
   int handshake_timeout_seconds = 10;
 };
+
+// Bytes of an incomplete message every TCP/TLS connection may hold without
+// drawing on its listener's max_buffered.
+inline constexpr std::size_t kConnectionAllowance = 4096;
+
+// The slots kept for new hosts (reserved_connections, or its default).
+std::size_t effective_reserve(const ListenerConfig& l);
 
 struct FileSourceConfig {
   std::filesystem::path path;
@@ -66,6 +85,8 @@ struct ServeConfig {
   std::string output = "-";                                       // JSON-lines file, "-" for stdout
   std::optional<Endpoint> metrics = Endpoint{"127.0.0.1", 9514};  // nullopt: no HTTP server
   std::string metrics_path = "/metrics";
+  std::vector<Cidr> metrics_allow;           // who may connect to the HTTP endpoint; empty: everyone
+  std::filesystem::path metrics_token_file;  // "" : no bearer token required
   int shutdown_timeout_seconds = 5;
   // Where incidents (and later spools) are kept across restarts; "" keeps none.
   std::filesystem::path state_dir;
@@ -79,6 +100,9 @@ struct ServeConfig {
   // when there is no other; `sinks:` entries, then --sink URLs.
   bool output_set = false;
   std::vector<SinkSpec> sinks;
+  // The records' language (kLanguages) and the operator's software versions:
+  // remedies show only the commands for those versions.
+  Audience audience;
 };
 
 // The configuration used when there is no file: listeners on 127.0.0.1:5514
@@ -100,5 +124,22 @@ ConfigResult load_config(const std::filesystem::path& path);
 // (after command-line overrides): TLS files readable, no two listeners on one
 // transport and endpoint, sinks complete and named apart. Appends to `errors`.
 void validate_config(const ServeConfig& config, std::vector<std::string>& errors);
+
+// Descriptors `config` may hold at once: every TCP/TLS listener's
+// max_connections and its acceptor, the UDP sockets (one per thread), two per
+// followed file, the metrics server's connections, and a margin of 64 for the
+// output, the state file, the event loop and standard streams.
+std::size_t descriptors_needed(const ServeConfig& config);
+
+// Start-up check: raises the soft RLIMIT_NOFILE to descriptors_needed(config)
+// (and the hard limit too when the process may). If the hard limit is lower
+// and cannot be raised, writes a message to `err` that says what to change
+// and returns false: the daemon must not start only to fail with EMFILE under
+// load. Never lowers a limit.
+bool fit_descriptor_limit(const ServeConfig& config, std::ostream& err);
+
+// The bearer token on the first line of `path` (trailing blanks removed):
+// printable ASCII, no spaces. False with `error` otherwise.
+bool read_token_file(const std::filesystem::path& path, std::string& token, std::string& error);
 
 }  // namespace tunneldoc

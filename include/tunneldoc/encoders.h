@@ -25,9 +25,11 @@ std::string_view to_string(Format f);
 
 inline constexpr std::string_view kEcsVersion = "8.11.0";
 
-std::unique_ptr<Encoder> make_ecs_encoder(Remedies remedies);
-std::unique_ptr<Encoder> make_cef_encoder(Remedies remedies);
-std::unique_ptr<Encoder> make_encoder(Format format, Remedies remedies);
+// For `audience`: the language of titles, diagnoses and remedies, and the
+// software versions whose commands remedies show (knowledge_base.h).
+std::unique_ptr<Encoder> make_ecs_encoder(Remedies remedies, Audience audience = {});
+std::unique_ptr<Encoder> make_cef_encoder(Remedies remedies, Audience audience = {});
+std::unique_ptr<Encoder> make_encoder(Format format, Remedies remedies, Audience audience = {});
 
 // `s` with every invalid UTF-8 sequence replaced by U+FFFD.
 std::string valid_utf8(std::string_view s);

@@ -42,17 +42,24 @@ class FrameParser {
 
   // At end of stream: an unterminated LF frame still buffered is a message
   // (senders often omit the last LF). Returns true and sets frame() if so.
-  bool finish();
+  // `stream_ended` false means the receiver is closing a stream the sender
+  // has not ended (idle timeout, shutdown): then any partial frame is
+  // delivered as incomplete().
+  bool finish(bool stream_ended = true);
 
   std::string_view frame() const { return frame_; }
   // The frame was cut: longer than max_frame, or (after finish()) the stream
-  // ended before its octet count was reached (then incomplete() is also true).
+  // ended before the frame did (then incomplete() is also true).
   bool truncated() const { return frame_truncated_; }
   bool incomplete() const { return frame_incomplete_; }
   Framing framing() const { return frame_framing_; }
   std::size_t max_frame() const { return max_frame_; }
-  // Bytes held for an incomplete frame (for tests and memory accounting).
+  // Bytes held for an incomplete frame, and the memory the parser holds for
+  // it (capacity). Memory beyond kKeepCapacity is given back once the frame
+  // has been delivered, so one long message does not pin it for good.
   std::size_t buffered() const { return partial_.size(); }
+  std::size_t held() const { return partial_.capacity() + prefix_.capacity(); }
+  static constexpr std::size_t kKeepCapacity = 4096;
 
   void reset();
 

@@ -34,6 +34,67 @@ struct CommandGroup {
   std::vector<std::string> commands;
 };
 
+// The operator's software version per platform, in the order given:
+// {{"asa", "9.16"}, {"ios", "15.4(3)M"}}. A platform not listed: every version.
+using SoftwareVersions = std::vector<std::pair<std::string, std::string>>;
+
+// A release as an operator writes it: digits and dots, optionally with a
+// parenthesised build and a train suffix ("9.16", "8.4(2)", "15.4(3)M2").
+bool valid_software_version(std::string_view version);
+// True when `version` (valid_software_version) lies in `range`, a version range
+// as the loader accepts it: "<8.4" (before 8.4), "8.4+" (8.4 and later), "8.3"
+// or "6.x" (that release and its builds), "12.4-15.1" (both ends included, 15.1
+// with its builds). Releases compare number by number: 9.16 is after 9.2. An
+// empty range holds every version.
+bool version_in_range(std::string_view version, std::string_view range);
+// "PLATFORM=VERSION" ("asa=9.16") added to `out`, replacing an earlier choice
+// for the platform. Returns "" on success, else what is wrong with `text`.
+std::string add_software_version(std::string_view text, SoftwareVersions& out);
+// True when `g` holds commands for the version `chosen` names for its platform
+// (every group of a platform that `chosen` does not name).
+bool applies(const CommandGroup& g, const SoftwareVersions& chosen);
+
+// Languages of the knowledge base's text. "en" is every entry's own text;
+// each other language is a mapping under a key of its name on the entry
+// ("zh-TW:"): a section translates its title, summary, every step and its
+// caution; a signature or a rule its title and diagnosis. Commands, ids and
+// message texts are never translated.
+inline constexpr std::string_view kLanguages[] = {"en", "zh-TW"};
+bool known_language(std::string_view lang);
+
+// What one reader of the knowledge base wants: the language of the text and
+// the software versions whose commands to show.
+struct Audience {
+  std::string lang = "en";
+  SoftwareVersions versions;
+};
+
+// A section's text in another language.
+struct SectionText {
+  std::string title;
+  std::string summary;
+  std::vector<std::string> steps;      // one per step of the section, in step order
+  std::optional<std::string> caution;  // present exactly when the section has one
+};
+
+// A signature's or a rule's text in another language.
+struct EntryText {
+  std::string title;
+  std::string diagnosis;  // "" exactly when the entry has none (clearing, observed)
+};
+
+// Translations of one entry: (language, text), in the order written.
+template <class Text>
+using Translations = std::vector<std::pair<std::string, Text>>;
+
+// The text of `lang` in `t`; null when there is none (the English is used).
+template <class Text>
+const Text* find_translation(const Translations<Text>& t, std::string_view lang) {
+  for (const auto& [l, text] : t)
+    if (l == lang) return &text;
+  return nullptr;
+}
+
 struct SourceLocation {
   std::string file;
   int line = 0;  // 1-based
@@ -51,16 +112,23 @@ struct Section {
   std::string title;
   std::string summary;
   std::vector<Step> steps;
-  PlatformCommands verify;
+  PlatformCommands verify;                  // every version
+  std::vector<CommandGroup> verify_groups;  // the same with their version labels, YAML order
   std::optional<std::string> caution;
   std::vector<std::string> related;
+  Translations<SectionText> translations;
   SourceLocation where;
 
-  // Every step's commands per platform, in step order.
-  PlatformCommands all_commands() const;
+  // Every step's commands per platform, in step order; with `chosen`, only the
+  // commands for those versions (applies()).
+  PlatformCommands all_commands(const SoftwareVersions& chosen = {}) const;
   // Every step's commands grouped by platform and version range (platform order,
-  // then first appearance), for the record's `command_groups`.
-  std::vector<CommandGroup> command_groups() const;
+  // then first appearance), for the record's `command_groups`; filtered as above.
+  std::vector<CommandGroup> command_groups(const SoftwareVersions& chosen = {}) const;
+  // The verify commands per platform, filtered as above.
+  PlatformCommands verify_commands(const SoftwareVersions& chosen = {}) const;
+  // The section's text in `lang`: the translation, else the English.
+  SectionText text(std::string_view lang) const;
 };
 
 enum class Confidence { high, medium, low };
@@ -110,8 +178,12 @@ struct Signature {
   std::vector<std::string> sections;
   std::vector<Example> examples;
   std::vector<Example> counter_examples;  // fields unused
+  Translations<EntryText> translations;   // title and diagnosis in other languages
   SourceLocation where;
   int order = 0;  // load order, for ties in priority
+
+  // Title and diagnosis in `lang`: the translation, else the English.
+  EntryText text(std::string_view lang) const;
 
   Role role = Role::diagnosis;
   // clear: the incident groups (incident_groups in signatures/correlation/) or
@@ -174,7 +246,11 @@ struct Rule {
 
   std::vector<RuleExample> examples;
   std::vector<RuleExample> counter_examples;
+  Translations<EntryText> translations;  // title and diagnosis in other languages
   SourceLocation where;
+
+  // Title and diagnosis in `lang`: the translation, else the English.
+  EntryText text(std::string_view lang) const;
 };
 
 // Named sets of section slugs, for `clears:` (phase1, phase2, remote-access).

@@ -62,7 +62,13 @@ struct ListenerCounters {
   Counter& denied;
   Counter& receive_errors;
   Counter& accepted;
-  Counter& refused;
+  Counter& refused;           // reason="max_connections"
+  Counter& refused_per_host;  // reason="per_host"
+  Counter& refused_reserve;   // reason="reserve"
+  Counter& reset;             // the peer reset the connection (before or after it was accepted)
+  Counter& buffer_overflows;  // connections closed because max_buffered was reached
+  Counter& buffer_overflow_bytes;
+  Gauge& buffered;  // bytes of incomplete messages charged against max_buffered
   Gauge& open;
 };
 

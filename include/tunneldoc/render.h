@@ -2,8 +2,11 @@
 // the encoder of the `json` sink format, and the JSON views of `explain`.
 //
 // JsonRenderer pre-renders, once per knowledge base, the members that never
-// change for a signature or a rule (title, diagnosis, confidence, sections,
-// remedies); render() then only adds the per-record members. Output is always
+// change for a signature or a rule (lang, title, diagnosis, confidence,
+// sections, remedies), for its Audience: the text in the audience's language
+// (the English where an entry has no translation; "lang" says which), and
+// only the commands of the audience's software versions. render() then only
+// adds the per-record members. Output is always
 // valid UTF-8: invalid bytes are replaced with U+FFFD, never dropped. A
 // JsonRenderer is not thread-safe (it caches the formatted received time and
 // the tables of the last knowledge base it saw); use one per thread.
@@ -34,7 +37,8 @@ std::string_view to_string(Remedies r);
 
 class JsonRenderer {
  public:
-  explicit JsonRenderer(Remedies remedies = Remedies::full) : remedies_(remedies) {}
+  explicit JsonRenderer(Audience audience = {}, Remedies remedies = Remedies::full)
+      : audience_(std::move(audience)), remedies_(remedies) {}
   // Appends one JSON object and a '\n' to `out`.
   void render(const Output& o, std::string& out);
 
@@ -46,6 +50,7 @@ class JsonRenderer {
   void prepare(const std::shared_ptr<const KnowledgeBase>& kb);
   std::string_view received(std::int64_t ms);
 
+  Audience audience_;
   Remedies remedies_;
   std::shared_ptr<const KnowledgeBase> kb_;
   // Per signature or rule id: "title":...,"remedies":[...]
@@ -54,16 +59,18 @@ class JsonRenderer {
   std::string received_text_;
 };
 
-// The `json` format of a sink.
-std::unique_ptr<Encoder> make_json_encoder(Remedies remedies = Remedies::full);
+// The `json` format of a sink, for `audience` (language, software versions),
+// with `remedies` as much remedy text as each record carries.
+std::unique_ptr<Encoder> make_json_encoder(Audience audience = {}, Remedies remedies = Remedies::full);
 
-// JSON views of knowledge-base entries, for `explain --json` and remedies.
-// Members keep the order of the record in docs/design (ordered_json).
-nlohmann::ordered_json section_json(const Section& s);
+// JSON views of knowledge-base entries, for `explain --json` and remedies, in
+// the audience's language and with its versions' commands. Members keep the
+// order of the record in docs/design (ordered_json).
+nlohmann::ordered_json section_json(const Section& s, const Audience& audience = {});
 // A remedy as `remedies` asks (full: section_json).
-nlohmann::ordered_json remedy_json(const Section& s, Remedies remedies);
-nlohmann::ordered_json signature_json(const Signature& s, const KnowledgeBase& kb);
-nlohmann::ordered_json rule_json(const Rule& r, const KnowledgeBase& kb);
+nlohmann::ordered_json remedy_json(const Section& s, Remedies remedies, const Audience& audience = {});
+nlohmann::ordered_json signature_json(const Signature& s, const KnowledgeBase& kb, const Audience& audience = {});
+nlohmann::ordered_json rule_json(const Rule& r, const KnowledgeBase& kb, const Audience& audience = {});
 
 // `s` as a JSON string literal (quotes included), invalid UTF-8 replaced.
 void append_json_string(std::string& out, std::string_view s);

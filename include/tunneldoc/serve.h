@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "tunneldoc/knowledge_base.h"
+
 namespace tunneldoc {
 
 struct ServeOptions {
@@ -39,6 +41,8 @@ struct ServeOptions {
   std::optional<std::filesystem::path> state_file;
   std::optional<std::filesystem::path> state_dir;  // incidents across restarts
   std::optional<std::string> stream;               // of the output: incidents, lines or all
+  std::string lang;                                // records' language; "": the configuration's
+  SoftwareVersions versions;                       // override the configuration's, platform by platform
   std::filesystem::path ready_file;                // written (JSON) once every socket is bound
   bool check_only = false;                         // load and check everything, bind nothing, exit
 };
@@ -56,6 +60,7 @@ struct TailOptions {
   std::string log_level = "warn";
   int poll_interval_ms = 250;
   int year = 0;
+  Audience audience;  // records' language and software versions
 };
 
 // Follows `files` like tail -F until SIGINT/SIGTERM; exit 0, 2 on a

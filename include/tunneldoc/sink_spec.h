@@ -34,6 +34,7 @@ namespace tunneldoc {
 // Declared in encoders.h and render.h (kept out of this header, which config.h includes).
 enum class Format : std::uint8_t;    // json (0), ecs, cef
 enum class Remedies : std::uint8_t;  // full (0), brief, none
+struct Audience;                     // knowledge_base.h
 
 enum class SinkKind : std::uint8_t { file, standard_output, syslog_udp, syslog_tcp, syslog_tls, hec, es };
 
@@ -83,9 +84,10 @@ void validate_sink(const SinkSpec& spec, std::vector<std::string>& errors);
 // The spool directory of a sink under `state_dir`.
 std::filesystem::path spool_dir(const std::filesystem::path& state_dir, const SinkSpec& spec);
 
-// Builds the sink: transport, encoder, spool (on disk under `state_dir`
-// when spec.spool and state_dir is set; else in memory). Null with `error`.
-std::unique_ptr<Sink> make_sink(const SinkSpec& spec, const std::filesystem::path& state_dir, MetricsRegistry& metrics,
-                                std::string& error);
+// Builds the sink: transport, encoder (for `audience`: language and
+// software versions), spool (on disk under `state_dir` when spec.spool and
+// state_dir is set; else in memory). Null with `error`.
+std::unique_ptr<Sink> make_sink(const SinkSpec& spec, const std::filesystem::path& state_dir, const Audience& audience,
+                                MetricsRegistry& metrics, std::string& error);
 
 }  // namespace tunneldoc

@@ -487,6 +487,104 @@ def scenario_shutdown(args, work):
     s.close()
 
 
+# ---- incidents (issue 8) -------------------------------------------------------
+
+PHASE1_DONE = "%ASA-5-713119: Group = {ip}, IP = {ip}, PHASE 1 COMPLETED"
+
+
+def incidents_of(records):
+    return [r for r in records if r["kind"] == "incident"]
+
+
+def scenario_incidents(args, work):
+    """A tunnel retrying with mismatched policies, sent with logger: one open
+    incident (not one record per retry), then one resolved when phase 1
+    completes; an incident open at SIGTERM is saved in the state directory and
+    resolved after a restart with the same id, never re-opened."""
+    state = os.path.join(work, "state")
+    out = os.path.join(work, "incidents.jsonl")
+    flags = ["--udp", "127.0.0.1:0", "--tcp", "127.0.0.1:0", "--state-dir", state, "--stream", "incidents",
+             "--output", out]
+    d = Daemon.serve(args, work, flags, output=out)
+    try:
+        udp, tcp = d.port("udp"), d.port("tcp")
+        for i in range(40):
+            logger("-P", str(udp), "--udp", message=MSG.format(ip="203.0.113.9"))
+        logger("-P", str(tcp), "--tcp", "--octet-count", message=MSG.format(ip="198.51.100.44"))
+        wait_for(lambda: d.metric("tunneldoc_signature_matches_total", SIG) == 41, 15, "41 diagnoses")
+        # The records are written by the sink's own thread: wait for them too.
+        got = wait_for(lambda: len(incidents_of(d.diagnoses())) >= 2 and incidents_of(d.diagnoses()), 10,
+                       "the incident records")
+        check(len(got) == 2 and all(g["incident"]["state"] == "open" for g in got),
+              "one open incident per peer, not one per retry: {}".format([(g["incident"]["peer"], g["incident"]["state"]) for g in got]))
+        check(not any(g["kind"] == "line" for g in d.diagnoses()), "the incidents stream has no line records")
+        check(d.metric("tunneldoc_incidents_open") == 2, "two open")
+        logger("-P", str(udp), "--udp", message=PHASE1_DONE.format(ip="203.0.113.9"))
+        done = wait_for(lambda: [g for g in incidents_of(d.diagnoses()) if g["incident"]["state"] == "resolved"],
+                        10, "the resolved record")
+        check(len(done) == 1 and done[0]["incident"]["peer"] == "203.0.113.9" and
+              done[0]["incident"]["resolution"] == "cleared" and done[0]["count"] == 40,
+              "resolved, cleared, 40 folded: {}".format(done[0]["incident"]))
+        opened = {g["incident"]["peer"]: g["incident"]["id"] for g in incidents_of(d.diagnoses())
+                  if g["incident"]["state"] == "open"}
+    finally:
+        d.stop()
+    saved = json.load(open(os.path.join(state, "incidents.json")))
+    check([i["peer"] for i in saved["incidents"]] == ["198.51.100.44"], "the open incident is saved: {}".format(saved))
+
+    d = Daemon.serve(args, work, flags, name="serve2", output=out)
+    try:
+        check("restored 1 open incident" in d.stderr(), "restore is logged:\n" + d.stderr())
+        check(d.metric("tunneldoc_incidents_open") == 1, "restored as open")
+        before = len(d.diagnoses())
+        logger("-P", str(d.port("udp")), "--udp", message=MSG.format(ip="198.51.100.44"))
+        logger("-P", str(d.port("udp")), "--udp", message=PHASE1_DONE.format(ip="198.51.100.44"))
+        wait_for(lambda: len(d.diagnoses()) > before, 10, "a record after the restart")
+        after = incidents_of(d.diagnoses()[before:])
+        check([(g["incident"]["state"], g["incident"]["id"]) for g in after] ==
+              [("resolved", opened["198.51.100.44"])],
+              "after the restart: resolved with the same id, no new open: {}".format(after))
+        check(after[0]["count"] == 2, "the count carried over")
+    finally:
+        d.stop()
+
+
+def scenario_blocked_output(args, work):
+    """The output is a FIFO whose reader never reads: the listeners keep
+    reading, /healthz answers, the sink drops its oldest records (counted),
+    and SIGTERM exits 0 within shutdown_timeout."""
+    fifo = os.path.join(work, "out.fifo")
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # opened, never read
+    cfg = os.path.join(work, "blocked.yaml")
+    with open(cfg, "w") as f:
+        f.write('listeners:\n  - {type: udp, address: "127.0.0.1:0"}\n  - {type: tcp, address: "127.0.0.1:0"}\n'
+                'queue_size: 64\nshutdown_timeout: 2\nstream: all\n')
+    d = Daemon.serve(args, work, ["--config", cfg, "--stream", "all", "--output", fifo], output=fifo)
+    try:
+        udp, tcp = d.port("udp"), d.port("tcp")
+        c = socket.create_connection(("127.0.0.1", tcp), timeout=5)
+        c.sendall(b"".join((line("10.2.%d.%d" % (i // 250, i % 250)) + "\n").encode() for i in range(2000)))
+        wait_for(lambda: d.metric("tunneldoc_sink_dropped_total", 'reason="queue_full"') > 0, 20,
+                 "the blocked sink to drop its oldest records")
+        # Another listener keeps reading while the output is stuck.
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for i in range(200):
+            s.sendto(line("10.3.0.%d" % (i % 250)).encode(), ("127.0.0.1", udp))
+        wait_for(lambda: d.metric("tunneldoc_listener_messages_total", "udp:") == 200, 10,
+                 "UDP messages read while the output blocks")
+        status, body = d.http("/healthz")
+        check(status in (200, 503) and json.loads(body)["sinks"][0]["queued"] >= 1,
+              "healthz answers with the sink's queue: {} {}".format(status, body))
+        c.close()
+        s.close()
+    finally:
+        # shutdown_timeout is 2 s; half a second more for the signal and the exit.
+        took = d.stop(limit=2.5)
+        os.close(reader)
+    print("blocked output: stopped in {:.2f} s".format(took))
+
+
 def write_lines(path, ips, mode="a"):
     with open(path, mode) as f:
         for ip in ips:
@@ -502,14 +600,6 @@ def tail_cmd(args, work, log, state, out, extra=()):
             "--poll-interval", "50", "--log-level", "info"] + list(extra) + [log]
 
 
-def holds_open(pid, path):
-    """True when process `pid` has `path` open (its /proc fd table)."""
-    fds = "/proc/{}/fd".format(pid)
-    try:
-        return any(os.path.realpath(os.path.join(fds, f)) == os.path.realpath(path) for f in os.listdir(fds))
-    except OSError:
-        return False
-
 
 def peer_ips(path):
     with open(path) as f:
@@ -524,8 +614,7 @@ def scenario_tail_rotation(args, work):
     t = Daemon(args, work, "tail", tail_cmd(args, work, log, state, out))
     expected = []
     try:
-        # The follower starts at the end of the file: write only once it holds the file open.
-        wait_for(lambda: holds_open(t.proc.pid, log), 15, "tail to open the file")
+        wait_for(lambda: os.path.exists(state), 15, "tail started (its first position saved)")
         batch = ips(100, 20)
         write_lines(log, batch)
         expected += batch
@@ -645,6 +734,42 @@ def scenario_config_errors(args, work):
                         "--signatures", args.signatures], capture_output=True, text=True, timeout=20)
     s.close()
     check(r.returncode == 1 and "cannot listen" in r.stderr, "port in use: {} {}".format(r.returncode, r.stderr))
+
+
+def scenario_language(args, work):
+    """serve: language and versions from the configuration, --version-of overriding one platform;
+    the records the output sink encodes carry them."""
+    cfg = os.path.join(work, "lang.yaml")
+    with open(cfg, "w") as f:
+        f.write('language: zh-TW\nversions: {asa: "8.2", ios: "15.4"}\nlisteners: []\n')
+    d = Daemon.serve(args, work, ["--config", cfg, "--udp", "127.0.0.1:0", "--version-of", "asa=9.16"])
+    try:
+        logger("-P", str(d.port("udp")), "--udp", message=MSG.format(ip="203.0.113.9"))
+        got = d.wait_diagnoses(1)[0]
+        check(got["signature"] == SIG, "signature: {}".format(got["signature"]))
+        check(got["lang"] == "zh-TW", "lang: {}".format(got["lang"]))
+        check(any("\u4e00" <= ch <= "\u9fff" for ch in got["title"]), "title in Chinese: " + got["title"])
+        ts = [r for r in got["remedies"] if r["section"] == "transform-set"]
+        check(len(ts) == 1, "transform-set remedy")
+        asa = ts[0]["commands"]["asa"]
+        check(any("ikev1" in c for c in asa), "9.16 (the command line) wins over 8.2: {}".format(asa))
+        check(not any(c.endswith("set transform-set <ts-name>") and "ikev1" not in c for c in asa),
+              "no pre-8.4 command: {}".format(asa))
+        check(all(g["versions"] != "<8.4" for g in ts[0]["command_groups"]), "no <8.4 group")
+        # The language is set at start: a reload that changes it says so and keeps the old one.
+        with open(cfg, "w") as f:
+            f.write('language: en\nlisteners: []\n')
+        d.signal(signal.SIGHUP)
+        wait_for(lambda: "language and versions changes take effect at the next restart" in d.stderr(), 10,
+                 "the reload's warning")
+        logger("-P", str(d.port("udp")), "--udp", message=MSG.format(ip="203.0.113.10"))
+        again = d.wait_diagnoses(2)[1]
+        check(again["lang"] == "zh-TW", "language after the reload: {}".format(again["lang"]))
+    finally:
+        d.stop()
+    r = subprocess.run([args.binary, "serve", "--signatures", args.signatures, "--udp", "127.0.0.1:0",
+                        "--metrics", "off", "--version-of", "asa=newest"], capture_output=True, text=True, timeout=20)
+    check(r.returncode != 0 and "not a software version" in r.stderr, "bad --version-of: " + r.stderr)
 
 
 def main():

@@ -152,6 +152,33 @@ TEST_CASE("finish() delivers an unterminated last line", "[framing]") {
   CHECK(q.truncated());
 }
 
+TEST_CASE("a stream the receiver closes mid-frame delivers the partial frame as incomplete", "[framing]") {
+  FrameParser p;
+  std::string_view data = "<13>half a li";
+  CHECK(p.parse(data) == FrameParser::Result::indeterminate);
+  REQUIRE(p.finish(/*stream_ended=*/false));
+  CHECK(p.frame() == "<13>half a li");
+  CHECK(p.incomplete());
+  CHECK(p.truncated());
+  FrameParser q;
+  std::string_view digits = "12";  // could still become an octet count
+  CHECK(q.parse(digits) == FrameParser::Result::indeterminate);
+  REQUIRE(q.finish(false));
+  CHECK(q.frame() == "12");
+  CHECK(q.incomplete());
+}
+
+TEST_CASE("the memory of one long frame is given back once it is delivered", "[framing]") {
+  FrameParser p;
+  auto frames = feed(p, {"<13>" + std::string(50000, 'x'), "y\n", "<13>sh"});
+  REQUIRE(frames.size() == 1);
+  CHECK(frames[0].text.size() == 50005);
+  CHECK(p.buffered() == 6);
+  CHECK(p.held() <= FrameParser::kKeepCapacity + 64);
+  p.reset();
+  CHECK(p.held() <= 64);
+}
+
 TEST_CASE("trim_message strips trailing newlines", "[framing]") {
   CHECK(tunneldoc::trim_message("<13>x\r\n") == "<13>x");
   CHECK(tunneldoc::trim_message("<13>x\n\n") == "<13>x");
@@ -293,6 +320,35 @@ colour: blue
     CHECK(r.config.listeners[0].allow.size() == 2);
     CHECK(r.config.files.size() == 2);
     CHECK(r.config.signatures == "/usr/share/tunneldoc/signatures");
+  }
+  SECTION("connection limits: per host, reserve, buffer budget") {
+    auto r = load_config(write_temp("limits.yaml", R"(listeners:
+  - {type: tcp, address: ":514", max_connections: 100, max_connections_per_host: 5, reserved_connections: 10,
+     max_buffered: 1048576}
+  - {type: tcp, address: ":515", max_connections: 64}
+  - {type: tcp, address: ":516", max_connections: 10, reserved_connections: 10}
+)"));
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].find(":5: \"reserved_connections\" must be below") != std::string::npos);
+    REQUIRE(r.config.listeners.size() == 3);
+    const auto& l = r.config.listeners[0];
+    CHECK(l.max_connections_per_host == 5);
+    CHECK(effective_reserve(l) == 10);
+    CHECK(l.max_buffered == 1u << 20);
+    CHECK(r.config.listeners[1].max_connections_per_host == 64);
+    CHECK(effective_reserve(r.config.listeners[1]) == 4);  // max_connections / 16
+    ListenerConfig one;
+    one.max_connections = 1;
+    CHECK(effective_reserve(one) == 0);
+  }
+  SECTION("descriptors needed: every connection, socket and file, and a margin") {
+    ServeConfig c = default_config();  // udp + tcp (1,024 connections), metrics
+    c.threads = 2;
+    c.files.resize(3);
+    CHECK(descriptors_needed(c) == 64 + 2 * 3 + (1 + 32) + 2 + (1 + 1024));
+    c.metrics.reset();
+    c.listeners[1].max_connections = 10;
+    CHECK(descriptors_needed(c) == 64 + 6 + 2 + 11);
   }
   SECTION("YAML syntax error") {
     auto r = load_config(write_temp("syntax.yaml", "listeners: [\n"));

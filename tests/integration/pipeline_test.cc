@@ -2,6 +2,7 @@
 // sources, counters, and knowledge-base swaps while worker threads run.
 #include "tunneldoc/pipeline.h"
 
+#include <array>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <mutex>
@@ -151,30 +152,48 @@ TEST_CASE("knowledge-base swaps while workers run lose no message", "[pipeline]"
   PipelineOptions options;
   options.year = 2026;
   Pipeline pipeline(kb(), sink.router(), metrics, options);
-  constexpr int kPerThread = 3000;
+  // Loaded beforehand, so the swaps land while the workers are processing;
+  // each worker runs until the last swap is done and 1,000 messages beyond.
+  std::vector<std::shared_ptr<const KnowledgeBase>> next;
+  for (int i = 0; i < 3; ++i) {
+    auto again = load_knowledge_base(TUNNELDOC_SIGNATURE_DIR);
+    REQUIRE(again.ok());
+    next.push_back(again.kb);
+  }
+  std::atomic<int> swaps{0};
   std::atomic<bool> go{false};
+  std::array<std::atomic<long>, 2> processed{};
   std::vector<std::thread> threads;
   for (int t = 0; t < 2; ++t) {
-    threads.emplace_back([&] {
+    threads.emplace_back([&, t] {
       auto worker = pipeline.bind_thread();
       while (!go) std::this_thread::yield();
       Origin o;
       o.source = "tcp:192.0.2.1:514";
       o.host = "192.0.2.1";
-      for (int i = 0; i < kPerThread; ++i) pipeline.process(i % 2 ? kLine : "<13>noise", o);
+      for (long i = 0, after_last = 0; after_last < 1000; ++i) {
+        const bool last_done = swaps.load() == 3;
+        pipeline.process(i % 2 ? kLine : "<13>noise", o);
+        ++processed[static_cast<std::size_t>(t)];
+        if (last_done) ++after_last;
+      }
     });
   }
   go = true;
-  for (int i = 0; i < 3; ++i) {
-    auto again = load_knowledge_base(TUNNELDOC_SIGNATURE_DIR);
-    REQUIRE(again.ok());
-    pipeline.swap_knowledge_base(again.kb);
+  for (auto& kb : next) {
+    // Each swap lands while both workers are processing: they have moved on
+    // by 500 messages since the previous one.
+    const long a = processed[0], b = processed[1];
+    while (processed[0] < a + 500 || processed[1] < b + 500) std::this_thread::yield();
+    pipeline.swap_knowledge_base(kb);
+    ++swaps;
   }
   for (auto& t : threads) t.join();
-  CHECK(sink.records().size() == 2 * kPerThread / 2);
-  CHECK(
-      metrics.render().find("tunneldoc_signature_matches_total{signature=\"asa-713904-no-proposal-chosen\"} 3000\n") !=
-      std::string::npos);
+  const long diagnosable = processed[0] / 2 + processed[1] / 2;  // every odd message
+  CHECK(static_cast<long>(sink.records().size()) == diagnosable);
+  CHECK(metrics.render().find("tunneldoc_signature_matches_total{signature=\"asa-713904-no-proposal-chosen\"} " +
+                              std::to_string(diagnosable) + "\n") != std::string::npos);
+  CHECK(pipeline.knowledge_base() == next.back());
 }
 
 TEST_CASE("metrics render in Prometheus text format", "[metrics]") {

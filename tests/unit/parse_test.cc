@@ -1,9 +1,8 @@
 // Every header form of docs/design's table becomes the right LogRecord.
-#include <catch2/catch.hpp>
-
-#include <string>
-
 #include "tunneldoc/parse.h"
+
+#include <catch2/catch.hpp>
+#include <string>
 
 using tunneldoc::HeaderForm;
 using tunneldoc::parse_line;
@@ -55,7 +54,8 @@ TEST_CASE("RFC 5424 relay keeps the offset", "[parse]") {
 }
 
 TEST_CASE("RFC 5424 without a message id is keyless, text after structured data", "[parse]") {
-  const auto r = parse_line(R"(<167>1 2026-11-26T09:32:00Z hq-asa asa 77 - [meta x="a\]b"] [IKEv1]: Group = g, IP = 1.2.3.4, QM FSM error)");
+  const auto r = parse_line(
+      R"(<167>1 2026-11-26T09:32:00Z hq-asa asa 77 - [meta x="a\]b"] [IKEv1]: Group = g, IP = 1.2.3.4, QM FSM error)");
   CHECK_FALSE(r.has_key());
   CHECK(r.host == "hq-asa");
   CHECK(r.text == "[IKEv1]: Group = g, IP = 1.2.3.4, QM FSM error");
@@ -108,7 +108,8 @@ TEST_CASE("ASDM log export", "[parse]") {
 }
 
 TEST_CASE("IOS with sequence number and unsynchronised clock", "[parse]") {
-  const auto r = parse_line("<189>45: *Mar  1 00:31:55.431: %CRYPTO-4-IKMP_NO_SA: IKE message from 198.51.100.7 has no SA");
+  const auto r =
+      parse_line("<189>45: *Mar  1 00:31:55.431: %CRYPTO-4-IKMP_NO_SA: IKE message from 198.51.100.7 has no SA");
   CHECK(r.form == HeaderForm::bsd);
   CHECK(r.key() == "CRYPTO-IKMP_NO_SA");
   CHECK(r.numeric_key == 0);
@@ -122,7 +123,8 @@ TEST_CASE("IOS with sequence number and unsynchronised clock", "[parse]") {
 }
 
 TEST_CASE("IOS with zone", "[parse]") {
-  const auto r = parse_line("000123: Nov 26 10:00:01.123 UTC: %CERM-4-TX_BW_LIMIT: Maximum Tx Bandwidth limit of 85000 Kbps");
+  const auto r =
+      parse_line("000123: Nov 26 10:00:01.123 UTC: %CERM-4-TX_BW_LIMIT: Maximum Tx Bandwidth limit of 85000 Kbps");
   CHECK(r.key() == "CERM-TX_BW_LIMIT");
   CHECK(r.time.has_offset);
   CHECK(r.host.empty());
@@ -130,7 +132,8 @@ TEST_CASE("IOS with zone", "[parse]") {
 }
 
 TEST_CASE("ASA debug output is keyless with the whole line as text", "[parse]") {
-  const std::string line = "[IKEv1]: Group = 192.0.2.6, IP = 192.0.2.6, QM FSM error (P2 struct &0x4a1f5c8, mess id 0x1e6a0f1)!";
+  const std::string line =
+      "[IKEv1]: Group = 192.0.2.6, IP = 192.0.2.6, QM FSM error (P2 struct &0x4a1f5c8, mess id 0x1e6a0f1)!";
   const auto r = parse_line(line);
   CHECK_FALSE(r.has_key());
   CHECK(r.text == line);
@@ -241,7 +244,8 @@ TEST_CASE("a colon after PRI keeps the timestamp", "[parse]") {
 }
 
 TEST_CASE("IOS with logging origin-id hostname", "[parse]") {
-  const auto r = parse_line("<189>45: hq-rtr: *Mar  1 00:31:55.431: %CRYPTO-4-IKMP_NO_SA: IKE message from 198.51.100.7 has no SA");
+  const auto r = parse_line(
+      "<189>45: hq-rtr: *Mar  1 00:31:55.431: %CRYPTO-4-IKMP_NO_SA: IKE message from 198.51.100.7 has no SA");
   CHECK(r.host == "hq-rtr");
   CHECK(r.time.month == 3);
   CHECK(r.time.millis == 431);
@@ -276,4 +280,61 @@ TEST_CASE("an interest filter that declines a key skips the header, keeps key, i
   // Keyless lines never ask.
   parse_line("[IKEv1]: Group = g, IP = 1.2.3.4, x", options);
   CHECK(asked == 2);
+}
+
+// Issue 11, case 9: an impossible date or offset must not become a wrong
+// time. The header is still recognised (host, key) but the time stays unknown.
+TEST_CASE("impossible dates and offsets leave the time unknown, the rest of the header is kept", "[parse][bad-input]") {
+  struct Case {
+    const char* line;
+    const char* host;
+  };
+  const Case cases[] = {
+      {"<165>Feb 30 2026 09:20:11 hq-asa : %ASA-5-713904: x", "hq-asa"},          // fast path
+      {"<165>Feb 29 2026 09:20:11 hq-asa : %ASA-5-713904: x", "hq-asa"},          // 2026 is not a leap year
+      {"<165>Apr 31 09:20:11 hq-asa : %ASA-5-713904: x", "hq-asa"},               // no year, still impossible
+      {"<165>Nov 26 0000 09:20:11 hq-asa : %ASA-5-713904: x", "hq-asa"},          // year 0 is no year
+      {"<165>Feb 30 2026 09:20:11.250 UTC hq-asa : %ASA-5-713904: x", "hq-asa"},  // general path
+      {"<166>2026-02-30T10:00:01Z hq-asa : %ASA-6-722036: x", "hq-asa"},
+      {"<166>2026-11-26T10:00:01+99:99 hq-asa : %ASA-6-722036: x", "hq-asa"},
+      {"<166>2026-11-26T10:00:01-24:00 hq-asa : %ASA-6-722036: x", "hq-asa"},
+      {"<164>1 2026-11-31T09:32:00.120+01:00 hq-asa - - - - %ASA-4-402119: IPSEC: y", "hq-asa"},
+      {"<164>1 2026-11-26T09:32:00+01:75 hq-asa - - - - %ASA-4-402119: IPSEC: y", "hq-asa"},
+      {"2026-06-31T10:00:01+00:00 relay %ASA-4-402119: IPSEC: y", "relay"},
+      {"<164>1 2026-13-01T09:32:00Z hq-asa - - - - %ASA-4-402119: IPSEC: y", "hq-asa"},  // month 13
+      {"<165>Nov 26 2026 25:61:00 hq-asa : %ASA-5-713904: x", "hq-asa"},                 // hour 25
+      {"<165>Nov 00 2026 09:20:11 hq-asa : %ASA-5-713904: x", "hq-asa"},                 // day 0
+  };
+  for (const Case& c : cases) {
+    INFO(c.line);
+    const auto r = parse_line(c.line);
+    CHECK_FALSE(r.time.valid());
+    CHECK(r.time.to_rfc3339(2026).empty());
+    CHECK(r.host == c.host);
+    CHECK(r.has_key());
+    CHECK(r.form != HeaderForm::none);
+  }
+  // VPN Client and VPN 3000 forms: month 13, Feb 30.
+  const auto client = parse_line("1 12:41:51.900 13/18/06 Sev=Warning/3 IKE/0xE3000056");
+  CHECK(client.form == HeaderForm::vpn_client);
+  CHECK(client.key() == "IKE/0xE3000056");
+  CHECK_FALSE(client.time.valid());
+  const auto v3k =
+      parse_line("20932 02/30/2007 14:37:45.430 SEV=3 AUTH/5 RPT=1863 10.19.187.229 Authentication rejected");
+  CHECK(v3k.form == HeaderForm::vpn3000);
+  CHECK_FALSE(v3k.time.valid());
+  const auto asdm = parse_line("4|Feb 30 2010 10:21:50|713903: IP = 203.0.113.9, Error: x");
+  CHECK(asdm.form == HeaderForm::asdm);
+  CHECK(asdm.key() == "713903");
+  CHECK_FALSE(asdm.time.valid());
+}
+
+TEST_CASE("real edge dates and offsets still parse", "[parse]") {
+  CHECK(parse_line("<165>Feb 29 2028 09:20:11 hq-asa : %ASA-5-713904: x").time.to_rfc3339(0) == "2028-02-29T09:20:11Z");
+  CHECK(parse_line("<165>Feb 29 09:20:11 hq-asa : %ASA-5-713904: x").time.day == 29);  // no year: may be a leap year
+  CHECK(parse_line("<165>Feb 29 2000 09:20:11 hq-asa : %ASA-5-713904: x").time.valid());
+  CHECK_FALSE(parse_line("<165>Feb 29 1900 09:20:11 hq-asa : %ASA-5-713904: x").time.valid());
+  CHECK(parse_line("<166>2026-12-31T23:59:60-23:59 hq-asa : %ASA-6-722036: x").time.to_rfc3339(0) ==
+        "2026-12-31T23:59:60-23:59");
+  CHECK(parse_line("<166>2026-04-30T10:00:01+14:00 hq-asa : %ASA-6-722036: x").time.offset_minutes == 14 * 60);
 }
