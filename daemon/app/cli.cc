@@ -124,6 +124,8 @@ std::unique_ptr<CLI::App> make_cli(CommandLine& options, const std::string& defa
   tail_cmd->add_option("--state-file", tail.state_file, "Keep positions here so a restart neither skips nor repeats");
   tail_cmd->add_option("--signatures", tail.signatures, "Knowledge-base directory")->capture_default_str();
   tail_cmd->add_option("--output", tail.output, "JSON lines to FILE, or - for stdout")->capture_default_str();
+  tail_cmd->add_option("--sink", tail.sinks,
+                       "Also send records to URL (repeatable, as for serve); positions are saved once they hold them");
   tail_cmd->add_option("--stream", tail.stream, "Records: lines (each diagnosis, plus correlated), incidents or all")
       ->capture_default_str()
       ->check(CLI::IsMember({"lines", "incidents", "all"}));

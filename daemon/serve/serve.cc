@@ -609,6 +609,7 @@ int run_tail(const TailOptions& options) {
   ServeOptions o;
   o.signatures = options.signatures;
   o.output = options.output;
+  o.sinks = options.sinks;
   o.log_level = options.log_level;
   o.metrics = "off";
   o.state_file = options.state_file;

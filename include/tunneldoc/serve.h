@@ -55,6 +55,7 @@ struct TailOptions {
   std::filesystem::path state_file;  // "": no saved positions
   std::filesystem::path signatures;
   std::string output = "-";
+  std::vector<std::string> sinks;   // --sink URL: besides the output (positions wait for them too)
   std::string stream = "lines";     // tail shows each diagnosed line by default
   std::filesystem::path state_dir;  // incidents across restarts; "" keeps none
   std::string log_level = "warn";

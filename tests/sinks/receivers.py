@@ -153,6 +153,9 @@ class HecReceiver(Receiver):
         super().__init__(**kw)
         self.token = token
         self.events = []  # accepted event envelopes, in order
+        # reject(envelope) -> True: answer 400 code 6 with its invalid-event-number,
+        # keeping the events before it (Splunk indexes a body's events in order up to the bad one).
+        self.reject = None
 
     def _handle(self, h):
         body = self._read_body(h)
@@ -212,6 +215,10 @@ class HecReceiver(Receiver):
             for k in obj:
                 if k not in ("time", "host", "source", "sourcetype", "index", "event", "fields"):
                     self.protocol_errors.append("unknown envelope member " + k)
+            if self.reject is not None and self.reject(obj):
+                with self.lock:
+                    self.events.extend(batch)
+                return self._reply(h, 400, {"text": "Invalid data format", "code": 6, "invalid-event-number": index})
             batch.append(obj)
             index += 1
         with self.lock:

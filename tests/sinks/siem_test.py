@@ -189,6 +189,15 @@ def read_json_lines(path):
     return out
 
 
+def dead_letters(state_dir):
+    """Every sink's dead letters under STATE_DIR/spool/*/dead-letter.jsonl."""
+    letters = []
+    for root, _, files in os.walk(os.path.join(state_dir, "spool")):
+        if "dead-letter.jsonl" in files:
+            letters += read_json_lines(os.path.join(root, "dead-letter.jsonl"))
+    return letters
+
+
 def tcp_listening(port):
     needle = ":{:04X}".format(port)
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
@@ -401,11 +410,35 @@ def scenario_hec(args, work):
             rcv.mode = "ok"
             rcv.stall_release.set()
             wait_all("delivery after " + mode)
+        # Phase 3b: the token is revoked on the Splunk side (403 code 4): nothing is lost, /healthz says why;
+        # a new token (here: the old one accepted again) and every record goes out.
+        rcv.token = "revoked"
+        before = sink_metric(d, "tunneldoc_sink_errors_total", name)
+        send(5)
+        wait_for(lambda: sink_metric(d, "tunneldoc_sink_errors_total", name) >= before + 2, 20, "403 answers")
+        status, body = wait_for(lambda: (lambda r: r[0] == 503 and r)(d.http("/healthz")), 20, "/healthz on 403")
+        check("403" in [s for s in json.loads(body)["sinks"] if s["name"] == name][0]["error"], "healthz: " + body)
+        check(sink_metric(d, "tunneldoc_sink_dead_letter_total", name) == 0, "a 403 dead-lettered records")
+        rcv.token = token
+        wait_all("delivery after the token came back")
         order, dups = unique(list(rcv.events), hec_key)
         check(order == [ip_of(i) for i in range(sent)], "events out of order")
         retried = sink_metric(d, "tunneldoc_sink_retried_total", name)
         check(dups <= retried, "{} duplicates but only {} records retried".format(dups, retried))
         check(sink_metric(d, "tunneldoc_sink_dead_letter_total", name) == 0, "dead letters")
+        # Phase 3c: HEC refuses one event of a batch (400 code 6, invalid-event-number): that event goes to the
+        # dead-letter file, counted; the others are delivered.
+        bad = ip_of(sent + 2)
+        rcv.reject = lambda env: env["event"]["fields"].get("peer_ip") == bad
+        send(5)
+        wait_for(lambda: sink_metric(d, "tunneldoc_sink_dead_letter_total", name) == 1, 20, "the dead letter")
+        want = {ip_of(i) for i in range(sent - 5, sent)} - {bad}
+        wait_for(lambda: want <= delivered(), 20, "the batch's other events")
+        check(bad not in delivered(), "the refused event was indexed")
+        letters = dead_letters(state)
+        check(len(letters) == 1 and "HTTP 400" in letters[0]["reason"]
+              and json.loads(letters[0]["record"])["fields"]["peer_ip"] == bad, "dead letter: {}".format(letters))
+        rcv.reject = None
         check(not rcv.protocol_errors, "protocol errors: {}".format(rcv.protocol_errors[:3]))
         # Phase 4: SIGTERM while the receiver is down: exit 0 at once, the records stay in the spool...
         rcv.stop()
@@ -419,9 +452,9 @@ def scenario_hec(args, work):
         want = {ip_of(i) for i in range(sent - 10, sent)}
         wait_for(lambda: want <= delivered(), 30, "the spooled records after the restart")
         check(not rcv.protocol_errors, "protocol errors: {}".format(rcv.protocol_errors[:3]))
-        print("hec: {} records through 503, 429, a stall and a reset, in order, {} duplicates for {} retried; "
-              "SIGTERM with the receiver down took {:.2f} s and the restart delivered the spool".format(
-                  sent, dups, int(retried), took))
+        print("hec: {} records through 503, 429, a stall, a reset and a revoked token, in order, {} duplicates for "
+              "{} retried; one refused event dead-lettered; SIGTERM with the receiver down took {:.2f} s and the "
+              "restart delivered the spool".format(sent, dups, int(retried), took))
         d.stop()
     finally:
         d.kill()
@@ -482,13 +515,7 @@ sinks:
         check(all(ids == [busy_id] for ids in retries[1:]), "retries carried more than the failed item: {}".format(
             [len(ids) for ids in retries]))
         check(sink_metric(d, "tunneldoc_sink_retried_total", "elastic") == 2, "retried counter")
-        dead = os.path.join(work, "state", "spool")
-        letters = []
-        for root, _, files in os.walk(dead):
-            for fn in files:
-                if fn == "dead-letter.jsonl":
-                    with open(os.path.join(root, fn)) as f:
-                        letters += [json.loads(l) for l in f]
+        letters = dead_letters(os.path.join(work, "state"))
         check(len(letters) == 1 and "mapper_parsing_exception" in letters[0]["reason"], "dead letters: {}".format(
             letters))
         check(json.loads(letters[0]["record"])["tunneldoc"]["fields"]["peer_ip"] == "198.51.100.66",
@@ -694,7 +721,24 @@ def scenario_tail_ack(args, work):
                  "the position once the records are spooled")
         check(sink_metric(d, "tunneldoc_sink_records_total", "disk") == 0, "nothing was delivered")
         d.stop()
-        print("tail_ack: the position waited for delivery with a memory spool, moved once spooled with a disk spool")
+        # `tunneldoc tail --sink`: the same, from the command line; the position waits for delivery.
+        rcv.mode = "ok"
+        with open(log, "a") as f:
+            f.write("".join(line(ip_of(i)) + "\n" for i in range(20, 30)))
+        tail_positions = os.path.join(work, "tail-positions")
+        t = Daemon(args, work, "tail", ["tail", "--signatures", args.signatures, "--from-start", "--state-file",
+                                        tail_positions, "--output", os.path.join(work, "tail.jsonl"),
+                                        "--poll-interval", "50", "--sink", mem.replace("name=memory", "name=tail"),
+                                        log])
+        try:
+            wait_for(lambda: {ip_of(i) for i in range(30)} <= set(unique(list(rcv.events), hec_key)[0]), 20,
+                     "tail --sink delivering the file")
+            wait_for(lambda: saved_offset(tail_positions, log) == os.path.getsize(log), 10, "tail's position")
+            t.stop()
+        finally:
+            t.kill()
+        print("tail_ack: the position waited for delivery with a memory spool, moved once spooled with a disk "
+              "spool; tail --sink delivers and then saves its position")
     finally:
         d.kill()
         rcv.stop()
