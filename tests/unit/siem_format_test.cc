@@ -3,6 +3,11 @@
 // UTF-8, 10,000 characters) that must never forge an event, a header field
 // or a key. (tests/sinks/siem_test.py parses the same formats with
 // independent parsers; these pin the exact bytes.)
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -233,6 +238,51 @@ TEST_CASE("RFC 5424: PRI, MSGID cut to 32, SD-PARAM values escaped", "[siem][sys
         "<132>1 2026-11-26T09:30:11.004Z collector tunneldoc 99 a-signature-id-that-is-longer-th "
         "[tunneldoc@32473 id=\"abc-7\" state=\"open\" incident=\"inc-1\" device=\"dev\\\"ice\\]\\\\\" "
         "signature=\"a-signature-id-that-is-longer-than-thirty-two\"] {\"x\":1}");
+}
+
+TEST_CASE("syslog over UDP: a message larger than a datagram is refused for good, the others are sent",
+          "[siem][syslog]") {
+  // A receiving socket on loopback, port chosen by the kernel.
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  SyslogOptions o;
+  o.transport = SyslogTransport::udp;
+  o.target.host = "127.0.0.1";
+  o.target.port = ntohs(addr.sin_port);
+  o.max_datagram = 2000;
+  std::string error;
+  auto t = make_syslog_transport(o, error);
+  REQUIRE(t != nullptr);
+  std::vector<Record> batch(3);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    batch[i].time_ms = 1795685411004;
+    batch[i].msgid = "sig";
+    batch[i].state = "line";
+    batch[i].id = "id-" + std::to_string(i);
+    batch[i].payload = i == 1 ? std::string(5000, 'x') : "small " + std::to_string(i);
+  }
+  const DeliveryResult r = t->deliver(batch);
+  CHECK(r.sent);
+  REQUIRE(r.failed.size() == 1);
+  CHECK(r.failed[0].index == 1);
+  CHECK(r.failed[0].permanent);
+  CHECK(r.failed[0].reason.find("larger than a datagram") != std::string::npos);
+  // The two others arrived, in order, one datagram each (they are queued on loopback already).
+  char buf[4096];
+  for (const char* want : {"small 0", "small 2"}) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    REQUIRE(n > 0);
+    const std::string got(buf, static_cast<std::size_t>(n));
+    CHECK(got.ends_with(std::string("] ") + want));
+  }
+  CHECK(::recv(fd, buf, sizeof buf, MSG_DONTWAIT) < 0);
+  ::close(fd);
 }
 
 TEST_CASE("sink URLs: forms, query options, and secrets refused", "[siem][url]") {
