@@ -211,9 +211,11 @@ std::uint64_t Sink::accepted() const {
 }
 
 std::uint64_t Sink::settled() const {
-  // The oldest record that is not durable yet, minus one.
-  const std::uint64_t in_memory = spool_->durable() ? 0 : spool_->oldest_seq();
+  // The oldest record that is not durable yet, minus one. The spool is read
+  // under mutex_: the intake appends to it before it clears in_hand_ (under
+  // mutex_), so a record is always seen in one of the two places.
   std::lock_guard lock(mutex_);
+  const std::uint64_t in_memory = spool_->durable() ? 0 : spool_->oldest_seq();
   std::uint64_t floor = accepted_ + 1;
   if (!queue_.empty()) floor = std::min(floor, queue_.front().seq);
   if (in_hand_first_ != 0) floor = std::min(floor, in_hand_first_);
