@@ -42,10 +42,9 @@ bool retryable_status(unsigned status) {
   return status == 429 || status >= 500;
 }
 
-class HecTransport final : public SinkTransport {
+class HecTransport final : public NetTransport {
  public:
-  explicit HecTransport(HecOptions options) : options_(std::move(options)), client_(options_.target) {}
-  bool init(std::string& error) { return client_.init(error); }
+  explicit HecTransport(HecOptions options) : NetTransport(options.target), options_(std::move(options)) {}
 
   DeliveryResult deliver(std::span<const Record> records) override {
     DeliveryResult result;
@@ -107,20 +106,14 @@ class HecTransport final : public SinkTransport {
     return result;
   }
 
-  void cancel() override { client_.cancel(); }
-  bool reopen(std::string&) override { return true; }
-  std::size_t max_batch() const override { return 1000; }
-
  private:
   HecOptions options_;
-  NetClient client_;
   std::string hostname_ = syslog_hostname();
 };
 
-class EsTransport final : public SinkTransport {
+class EsTransport final : public NetTransport {
  public:
-  explicit EsTransport(EsOptions options) : options_(std::move(options)), client_(options_.target) {}
-  bool init(std::string& error) { return client_.init(error); }
+  explicit EsTransport(EsOptions options) : NetTransport(options.target), options_(std::move(options)) {}
 
   DeliveryResult deliver(std::span<const Record> records) override {
     DeliveryResult result;
@@ -187,27 +180,18 @@ class EsTransport final : public SinkTransport {
     return result;
   }
 
-  void cancel() override { client_.cancel(); }
-  bool reopen(std::string&) override { return true; }
-  std::size_t max_batch() const override { return 1000; }
-
  private:
   EsOptions options_;
-  NetClient client_;
 };
 
 }  // namespace
 
 std::unique_ptr<SinkTransport> make_hec_transport(const HecOptions& options, std::string& error) {
-  auto t = std::make_unique<HecTransport>(options);
-  if (!t->init(error)) return nullptr;
-  return t;
+  return NetTransport::make<HecTransport>(options, error);
 }
 
 std::unique_ptr<SinkTransport> make_es_transport(const EsOptions& options, std::string& error) {
-  auto t = std::make_unique<EsTransport>(options);
-  if (!t->init(error)) return nullptr;
-  return t;
+  return NetTransport::make<EsTransport>(options, error);
 }
 
 }  // namespace tunneldoc

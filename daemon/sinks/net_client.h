@@ -63,4 +63,26 @@ class NetClient {
   std::atomic<bool> cancelled_{false};
 };
 
+// A transport over one NetClient: cancel() aborts its step in progress,
+// reopen() has nothing to do (a connection is made again after an error),
+// deliveries carry up to 1,000 records.
+class NetTransport : public SinkTransport {
+ public:
+  explicit NetTransport(const NetTarget& target) : client_(target) {}
+  void cancel() override { client_.cancel(); }
+  bool reopen(std::string&) override { return true; }
+  std::size_t max_batch() const override { return 1000; }
+
+  // A T made from `options`, its TLS context loaded; null with `error`.
+  template <class T, class Options>
+  static std::unique_ptr<SinkTransport> make(const Options& options, std::string& error) {
+    auto t = std::make_unique<T>(options);
+    if (!t->client_.init(error)) return nullptr;
+    return t;
+  }
+
+ protected:
+  NetClient client_;
+};
+
 }  // namespace tunneldoc

@@ -143,15 +143,13 @@ class UdpSyslog final : public SinkTransport {
 };
 
 // RFC 6587 octet counting ("LEN SP MSG"), over TCP or TLS.
-class StreamSyslog final : public SinkTransport {
+class StreamSyslog final : public NetTransport {
  public:
   explicit StreamSyslog(SyslogOptions options)
-      : options_(std::move(options)),
-        client_(options_.target),
+      : NetTransport(options.target),
+        options_(std::move(options)),
         hostname_(syslog_hostname()),
         procid_(std::to_string(::getpid())) {}
-
-  bool init(std::string& error) { return client_.init(error); }
 
   DeliveryResult deliver(std::span<const Record> records) override {
     DeliveryResult result;
@@ -167,13 +165,8 @@ class StreamSyslog final : public SinkTransport {
     return result;
   }
 
-  void cancel() override { client_.cancel(); }
-  bool reopen(std::string&) override { return true; }
-  std::size_t max_batch() const override { return 1000; }
-
  private:
   SyslogOptions options_;
-  NetClient client_;
   std::string hostname_, procid_;
 };
 
@@ -183,9 +176,7 @@ std::unique_ptr<SinkTransport> make_syslog_transport(const SyslogOptions& option
   if (options.transport == SyslogTransport::udp) return std::make_unique<UdpSyslog>(options);
   SyslogOptions o = options;
   o.target.tls.enabled = options.transport == SyslogTransport::tls;
-  auto t = std::make_unique<StreamSyslog>(o);
-  if (!t->init(error)) return nullptr;
-  return t;
+  return NetTransport::make<StreamSyslog>(o, error);
 }
 
 }  // namespace tunneldoc

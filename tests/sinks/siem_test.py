@@ -25,18 +25,14 @@ protocol-enforcing receivers on loopback.
 Usage: siem_test.py SCENARIO --binary PATH --signatures DIR --source DIR
 Every wait has a deadline; nothing sleeps before an assertion.
 """
-import argparse
-import collections
 import json
 import os
 import re
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -44,8 +40,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import cef  # noqa: E402
-from daemon_test import Daemon, check, fail, wait_for  # noqa: E402
+from daemon_test import Daemon, check, fail, run_scenario, wait_for  # noqa: E402
 from receivers import BulkReceiver, HecReceiver  # noqa: E402
+from scale_out_test import tcp_listening  # noqa: E402
 
 SIG = "asa-713904-no-proposal-chosen"
 RA_SIG = "asa-generic-ipsec-proposals-unacceptable"
@@ -196,20 +193,6 @@ def dead_letters(state_dir):
         if "dead-letter.jsonl" in files:
             letters += read_json_lines(os.path.join(root, "dead-letter.jsonl"))
     return letters
-
-
-def tcp_listening(port):
-    needle = ":{:04X}".format(port)
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as f:
-                for l in f.readlines()[1:]:
-                    parts = l.split()
-                    if parts[1].endswith(needle) and parts[3] == "0A":
-                        return True
-        except OSError:
-            pass
-    return False
 
 
 def scenario_syslog_ng(args, work):
@@ -790,28 +773,7 @@ output: {out}
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("scenario")
-    p.add_argument("--binary", required=True)
-    p.add_argument("--signatures", required=True)
-    p.add_argument("--source", required=True)
-    args = p.parse_args()
-    fn = globals().get("scenario_" + args.scenario)
-    if fn is None:
-        sys.exit("unknown scenario " + args.scenario)
-    work = tempfile.mkdtemp(prefix="tunneldoc-siem-")
-    start = time.time()
-    try:
-        fn(args, work)
-    except AssertionError as e:
-        print("FAIL {}: {}".format(args.scenario, e))
-        for fn_ in sorted(os.listdir(work)):
-            if fn_.endswith(".stderr"):
-                print("--- " + fn_)
-                print(open(os.path.join(work, fn_), errors="replace").read()[-4000:])
-        sys.exit(1)
-    shutil.rmtree(work, ignore_errors=True)
-    print("ok {} ({:.1f} s)".format(args.scenario, time.time() - start))
+    run_scenario(globals(), "tunneldoc-siem-", ["--source"])
 
 
 if __name__ == "__main__":
