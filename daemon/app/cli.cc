@@ -99,6 +99,10 @@ std::unique_ptr<CLI::App> make_cli(CommandLine& options, const std::string& defa
   serve_cmd->add_option("--tls-key", serve.tls_key, "PEM private key for --tls");
   serve_cmd->add_option("--tls-ca", serve.tls_ca, "PEM CA file: require client certificates signed by it");
   serve_cmd->add_option("--output", serve.output, "Write JSON lines to FILE, or - for stdout (default -)");
+  serve_cmd->add_option("--sink", serve.sinks,
+                        "Also send records to URL (repeatable): file:PATH, -, syslog+udp|tcp|tls://HOST:PORT, "
+                        "hec+http|https://HOST:PORT, es+http|https://HOST:PORT/INDEX; "
+                        "?format=json|ecs|cef&stream=incidents|lines|all&remedies=full|brief|none");
   serve_cmd->add_option("--metrics", serve.metrics,
                         "Metrics and /healthz on ADDR:PORT, or off (default 127.0.0.1:9514)");
   serve_cmd->add_option("--signatures", serve.signatures, "Knowledge-base directory");
@@ -120,6 +124,8 @@ std::unique_ptr<CLI::App> make_cli(CommandLine& options, const std::string& defa
   tail_cmd->add_option("--state-file", tail.state_file, "Keep positions here so a restart neither skips nor repeats");
   tail_cmd->add_option("--signatures", tail.signatures, "Knowledge-base directory")->capture_default_str();
   tail_cmd->add_option("--output", tail.output, "JSON lines to FILE, or - for stdout")->capture_default_str();
+  tail_cmd->add_option("--sink", tail.sinks,
+                       "Also send records to URL (repeatable, as for serve); positions are saved once they hold them");
   tail_cmd->add_option("--stream", tail.stream, "Records: lines (each diagnosis, plus correlated), incidents or all")
       ->capture_default_str()
       ->check(CLI::IsMember({"lines", "incidents", "all"}));

@@ -204,6 +204,41 @@ void read_listener(Reader& r, const YAML::Node& n, ServeConfig& c) {
   c.listeners.push_back(std::move(l));
 }
 
+// A sink: a URL, or a map with "url" and the sink options (sinks[] rows of the schema).
+void read_sink(Reader& r, const YAML::Node& n, ServeConfig& c) {
+  SinkSpec spec;
+  spec.queue_size = c.queue_size;
+  std::string url, why;
+  if (n.IsScalar()) {
+    url = n.as<std::string>();
+  } else if (n.IsMap()) {
+    r.only(n, "sinks[]", "a sink");
+    r.get(n, "url", url);
+  }
+  if (url.empty()) {
+    r.error(
+        n, "a sink is a URL, or a map with \"url\" (file:PATH, -, syslog+udp://HOST:PORT, hec+https://HOST:PORT, ...)");
+    return;
+  }
+  if (!parse_sink_url(url, spec, why)) {
+    r.error(n.IsMap() ? n["url"] : n, why);
+    return;
+  }
+  if (n.IsMap()) {
+    for (const auto& kv : n) {
+      const std::string key = kv.first.as<std::string>("");
+      if (key == "url" || !is_sink_option(key)) continue;
+      if (!kv.second.IsScalar()) {
+        r.error(kv.second, fmt::format("sink option \"{}\" must be a single value", key));
+      } else if (!set_sink_option(spec, key, kv.second.Scalar(), true, why)) {
+        r.error(kv.second, why);
+      }
+    }
+  }
+  take_sink_secrets_from_environment(spec);
+  c.sinks.push_back(std::move(spec));
+}
+
 bool readable(const std::filesystem::path& p) {
   return ::access(p.c_str(), R_OK) == 0;
 }
@@ -251,6 +286,7 @@ ConfigResult load_config(const std::filesystem::path& path) {
     r.integer(root, "poll_interval", 10, 60000, c.poll_interval_ms);
     r.integer(root, "shutdown_timeout", 1, 300, c.shutdown_timeout_seconds);
     r.get(root, "output", c.output);
+    c.output_set = root["output"].IsDefined() && !root["output"].IsNull();
     if (c.output.empty()) r.error(root["output"], "\"output\" must be a file or \"-\"");
     s.clear();
     r.get(root, "state_file", s);
@@ -325,6 +361,15 @@ ConfigResult load_config(const std::filesystem::path& path) {
       }
     }
 
+    const YAML::Node sinks = root["sinks"];
+    if (sinks.IsDefined() && !sinks.IsNull()) {
+      if (!sinks.IsSequence()) {
+        r.error(sinks, "\"sinks\" must be a list");
+      } else {
+        for (const auto& s : sinks) read_sink(r, s, c);
+      }
+    }
+
     const YAML::Node metrics = root["metrics"];
     if (metrics.IsDefined()) {
       if (metrics.IsNull() || (metrics.IsScalar() && (metrics.Scalar() == "off" || metrics.Scalar() == "false"))) {
@@ -373,6 +418,14 @@ void validate_config(const ServeConfig& c, std::vector<std::string>& errors) {
     if (f.path.empty()) errors.push_back("a followed file has an empty path");
   }
   if (c.files.empty() && c.listeners.empty()) errors.push_back("nothing to do: no listeners and no files");
+  std::set<std::string> names;
+  if (c.output_set || c.sinks.empty()) names.insert(c.output == "-" ? "stdout" : "file:" + c.output);
+  if (c.metrics) names.insert("view");  // the status page's sink
+  for (const SinkSpec& s : c.sinks) {
+    validate_sink(s, errors);
+    if (!names.insert(s.name).second)
+      errors.push_back(fmt::format("sink {}: named twice (give one a name: option, e.g. ?name=splunk-b)", s.name));
+  }
   if (c.metrics && !c.metrics_token_file.empty()) {
     std::string token, why;
     if (!read_token_file(c.metrics_token_file, token, why)) errors.push_back("metrics token_file: " + why);

@@ -1,6 +1,7 @@
 // json_renderer.cc — the diagnosis record as one JSON line.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <ctime>
@@ -75,6 +76,45 @@ nlohmann::ordered_json section_json(const Section& s, const Audience& audience) 
               {"related", related}};
 }
 
+bool parse_remedies(std::string_view text, Remedies& out) {
+  if (text == "full") {
+    out = Remedies::full;
+  } else if (text == "brief") {
+    out = Remedies::brief;
+  } else if (text == "none") {
+    out = Remedies::none;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+std::string_view to_string(Remedies r) {
+  return r == Remedies::full ? "full" : r == Remedies::brief ? "brief" : "none";
+}
+
+nlohmann::ordered_json remedy_json(const Section& s, Remedies remedies, const Audience& audience) {
+  if (remedies == Remedies::full) return section_json(s, audience);
+  const SectionText text = s.text(audience.lang);
+  json steps = json::array();
+  PlatformCommands commands;
+  if (!s.steps.empty()) {
+    steps.push_back(text.steps.empty() ? s.steps.front().text : text.steps.front());
+    for (const CommandGroup& g : s.steps.front().groups) {
+      if (!applies(g, audience.versions)) continue;
+      auto it = std::find_if(commands.begin(), commands.end(), [&](const auto& p) { return p.first == g.platform; });
+      if (it == commands.end()) it = commands.insert(commands.end(), {g.platform, {}});
+      it->second.insert(it->second.end(), g.commands.begin(), g.commands.end());
+    }
+  }
+  return json{{"section", s.slug},
+              {"title", text.title},
+              {"steps", steps},
+              {"commands", platform_json(commands)},
+              {"verify", platform_json(s.verify_commands(audience.versions))},
+              {"caution", text.caution ? json(*text.caution) : json(nullptr)}};
+}
+
 namespace {
 // The members of a signature or a rule: its text in the audience's language
 // ("lang" says which one it is: "en" where the entry has no translation).
@@ -139,9 +179,21 @@ void JsonRenderer::prepare(const std::shared_ptr<const KnowledgeBase>& kb) {
   kb_ = kb;
   body_.clear();
   if (!kb_) return;
-  for (const Signature& s : kb_->signatures()) body_.emplace(s.id, body_of(signature_json(s, *kb_, audience_)));
+  // remedies=brief|none: the sections' remedies cut down (a SIEM event stays small).
+  auto cut = [&](json j, const std::vector<std::string>& sections) {
+    if (remedies_ == Remedies::full) return j;
+    json list = json::array();
+    for (const auto& slug : sections) {
+      const Section* sec = kb_->find_section(slug);
+      if (sec != nullptr && remedies_ == Remedies::brief) list.push_back(remedy_json(*sec, remedies_, audience_));
+    }
+    j["remedies"] = std::move(list);
+    return j;
+  };
+  for (const Signature& s : kb_->signatures())
+    body_.emplace(s.id, body_of(cut(signature_json(s, *kb_, audience_), s.sections)));
   for (const Rule& r : kb_->rules()) {
-    if (!r.title.empty()) body_.emplace(r.id, body_of(rule_json(r, *kb_, audience_)));
+    if (!r.title.empty()) body_.emplace(r.id, body_of(cut(rule_json(r, *kb_, audience_), r.sections)));
   }
 }
 
@@ -270,7 +322,7 @@ void JsonRenderer::render(const Output& o, std::string& out) {
 namespace {
 class JsonEncoder final : public Encoder {
  public:
-  explicit JsonEncoder(Audience audience) : renderer_(std::move(audience)) {}
+  JsonEncoder(Audience audience, Remedies remedies) : renderer_(std::move(audience), remedies) {}
   void encode(const Output& o, std::string& out) override { renderer_.render(o, out); }
 
  private:
@@ -278,8 +330,8 @@ class JsonEncoder final : public Encoder {
 };
 }  // namespace
 
-std::unique_ptr<Encoder> make_json_encoder(Audience audience) {
-  return std::make_unique<JsonEncoder>(std::move(audience));
+std::unique_ptr<Encoder> make_json_encoder(Audience audience, Remedies remedies) {
+  return std::make_unique<JsonEncoder>(std::move(audience), remedies);
 }
 
 }  // namespace tunneldoc

@@ -35,6 +35,7 @@
 #include "tunneldoc/render.h"
 #include "tunneldoc/route.h"
 #include "tunneldoc/sink.h"
+#include "tunneldoc/sink_spec.h"
 #include "tunneldoc/view.h"
 
 namespace tunneldoc {
@@ -87,7 +88,21 @@ void apply_overrides(const ServeOptions& o, ServeConfig& c, std::vector<std::str
     add(o.tcp, Transport::tcp);
     add(o.tls, Transport::tls);
   }
-  if (o.output) c.output = *o.output;
+  if (o.output) {
+    c.output = *o.output;
+    c.output_set = true;
+  }
+  for (const std::string& url : o.sinks) {
+    SinkSpec spec;
+    spec.queue_size = c.queue_size;
+    std::string why;
+    if (!parse_sink_url(url, spec, why)) {
+      errors.push_back("--sink " + why);
+      continue;
+    }
+    take_sink_secrets_from_environment(spec);
+    c.sinks.push_back(std::move(spec));
+  }
   if (o.signatures) c.signatures = *o.signatures;
   if (o.log_level) c.log_level = *o.log_level;
   if (o.state_file) c.state_file = *o.state_file;
@@ -182,6 +197,7 @@ class Server {
   std::unique_ptr<StatusStore> view_;  // the status page's picture, when the HTTP endpoint is on
   std::unique_ptr<StatusPages> pages_;
   std::vector<std::unique_ptr<Sink>> sinks_;
+  std::vector<std::chrono::seconds> grace_;  // per sink: failing this long makes /healthz 503
   std::unique_ptr<Router> router_;
   std::unique_ptr<Pipeline> pipeline_;
   std::filesystem::path incidents_file_;
@@ -211,17 +227,35 @@ void Server::note_kb(const KnowledgeBase& kb) {
 }
 
 Health Server::health() const {
+  // 503 names every sink that has been failing longer than its grace period.
   nlohmann::ordered_json j;
   bool ok = serving_.load();
   nlohmann::ordered_json sinks = nlohmann::ordered_json::array();
-  for (const auto& s : sinks_) {
-    const bool healthy = s->healthy();
-    ok = ok && healthy;
-    nlohmann::ordered_json one{{"name", s->name()}, {"healthy", healthy}, {"queued", s->queued()}};
-    if (!healthy) one["error"] = s->last_error();
+  nlohmann::ordered_json failing = nlohmann::ordered_json::array();
+  for (std::size_t i = 0; i < sinks_.size(); ++i) {
+    const Sink& s = *sinks_[i];
+    const auto failing_for = s.failing_for();
+    const bool healthy = s.healthy();
+    const bool over = !healthy && failing_for > grace_[i];
+    nlohmann::ordered_json one{{"name", s.name()},
+                               {"healthy", healthy},
+                               {"state", healthy ? "ok"
+                                         : over  ? "failing"
+                                                 : "retrying"},
+                               {"queued", s.queued()},
+                               {"spooled_bytes", s.spooled_bytes()}};
+    if (!healthy) {
+      one["failing_seconds"] = std::chrono::duration_cast<std::chrono::seconds>(failing_for).count();
+      one["error"] = s.last_error();
+    }
+    if (over) {
+      ok = false;
+      failing.push_back(s.name());
+    }
     sinks.push_back(std::move(one));
   }
   j["status"] = !serving_.load() ? "stopping" : ok ? "ok" : "failing";
+  if (!failing.empty()) j["failing"] = std::move(failing);
   j["sinks"] = std::move(sinks);
   return {ok, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
 }
@@ -243,13 +277,25 @@ bool Server::open_state_dir(std::string& error) {
 }
 
 bool Server::open_sinks(std::string& error) {
-  SinkOptions o;
-  o.name = config_.output == "-" ? std::string("stdout") : "file:" + config_.output;
-  parse_stream(config_.stream, o.stream);
-  o.queue_capacity = config_.queue_size;
-  auto transport = make_file_transport(config_.output, error);
-  if (!transport) return false;
-  sinks_.push_back(std::make_unique<Sink>(o, make_json_encoder(config_.audience), std::move(transport), metrics_));
+  std::vector<SinkSpec> specs;
+  // `output` (and `stream`): the default sink, and a sink beside `sinks` when named.
+  if (config_.output_set || config_.sinks.empty()) {
+    SinkSpec out;
+    out.kind = config_.output == "-" ? SinkKind::standard_output : SinkKind::file;
+    out.path = config_.output;
+    out.name = config_.output == "-" ? std::string("stdout") : "file:" + config_.output;
+    out.spool = false;
+    parse_stream(config_.stream, out.stream);
+    out.queue_size = config_.queue_size;
+    specs.push_back(std::move(out));
+  }
+  specs.insert(specs.end(), config_.sinks.begin(), config_.sinks.end());
+  for (const SinkSpec& spec : specs) {
+    auto sink = make_sink(spec, config_.state_dir, config_.audience, metrics_, error);
+    if (!sink) return false;
+    sinks_.push_back(std::move(sink));
+    grace_.push_back(std::chrono::seconds(spec.grace_seconds));
+  }
   if (config_.metrics) {
     // The status page is fed like any output. An open incident with no record
     // for longer than the correlator could stay silent lost its resolved record.
@@ -257,6 +303,7 @@ bool Server::open_sinks(std::string& error) {
     vo.stale_ms = (config_.quiet_timeout_seconds + config_.update_interval_seconds + 120) * 1000LL;
     view_ = std::make_unique<StatusStore>(vo, &metrics_);
     sinks_.push_back(make_view_sink(*view_, metrics_, config_.queue_size));
+    grace_.push_back(std::chrono::seconds(60));
   }
   std::vector<Sink*> raw;
   for (auto& s : sinks_) raw.push_back(s.get());
@@ -383,12 +430,18 @@ void Server::reload() {
     for (const auto& l : c.listeners) s += std::string(to_string(l.transport)) + ":" + l.endpoint.to_string() + " ";
     return s;
   };
+  auto sinks_of = [](const ServeConfig& c) {
+    std::string s;
+    for (const auto& k : c.sinks) s += k.url + " ";
+    return s;
+  };
   if (listeners_of(next.config) != listeners_of(config_) || next.config.output != config_.output ||
-      next.config.files.size() != config_.files.size() || next.config.stream != config_.stream ||
-      next.config.state_dir != config_.state_dir || next.config.audience.lang != config_.audience.lang ||
-      next.config.audience.versions != config_.audience.versions)
+      sinks_of(next.config) != sinks_of(config_) || next.config.files.size() != config_.files.size() ||
+      next.config.stream != config_.stream || next.config.state_dir != config_.state_dir ||
+      next.config.audience.lang != config_.audience.lang || next.config.audience.versions != config_.audience.versions)
     spdlog::warn(
-        "listeners, files, output, stream, state_dir, language and versions changes take effect at the next restart");
+        "listeners, files, output, sinks, stream, state_dir, language and versions changes take effect at the next "
+        "restart");
   if (!outputs_ok) {
     fail("an output could not be reopened", {"see the errors above; /healthz reports the sink"});
     return;
@@ -459,8 +512,8 @@ int Server::run() {
     }
   }
   if (!config_.files.empty()) {
-    tailer_ =
-        std::make_unique<Tailer>(config_.files, config_.state_file, config_.poll_interval_ms, *pipeline_, metrics_);
+    tailer_ = std::make_unique<Tailer>(config_.files, config_.state_file, config_.poll_interval_ms, *pipeline_,
+                                       metrics_, router_.get());
     if (!tailer_->load(error)) {
       std::cerr << "tunneldoc: state file: " << error << '\n';
       return 2;
@@ -524,7 +577,9 @@ int Server::run() {
   for (auto& t : threads) t.join();
   save_incidents();
   std::size_t abandoned = 0;
+  for (auto& s : sinks_) s->request_stop(deadline - std::chrono::milliseconds(100));
   for (auto& s : sinks_) abandoned += s->stop(deadline - std::chrono::milliseconds(100));
+  if (tailer_) tailer_->save_acknowledged();  // positions whose records the sinks now hold
   if (abandoned != 0) {
     spdlog::warn(
         "shutdown: {} record{} could not be delivered before the deadline (counted in "
@@ -554,6 +609,7 @@ int run_tail(const TailOptions& options) {
   ServeOptions o;
   o.signatures = options.signatures;
   o.output = options.output;
+  o.sinks = options.sinks;
   o.log_level = options.log_level;
   o.metrics = "off";
   o.state_file = options.state_file;

@@ -456,8 +456,8 @@ struct Tailer::Source {
 };
 
 Tailer::Tailer(const std::vector<FileSourceConfig>& files, const std::filesystem::path& state_file,
-               int poll_interval_ms, Pipeline& pipeline, MetricsRegistry& metrics)
-    : store_(state_file), interval_(poll_interval_ms), pipeline_(pipeline) {
+               int poll_interval_ms, Pipeline& pipeline, MetricsRegistry& metrics, const Router* acks)
+    : store_(state_file), acks_(acks), durable_(state_file), interval_(poll_interval_ms), pipeline_(pipeline) {
   for (const auto& f : files) sources_.push_back(std::make_unique<Source>(f, store_, pipeline, metrics));
 }
 
@@ -466,7 +466,7 @@ Tailer::~Tailer() {
 }
 
 bool Tailer::load(std::string& error) {
-  return store_.load(error);
+  return store_.load(error) && durable_.load(error);
 }
 
 void Tailer::start() {
@@ -495,12 +495,35 @@ bool Tailer::poll_all(bool sync) {
   const auto now = std::chrono::steady_clock::now();
   sync = sync || now - last_sync_ >= std::chrono::seconds(1);
   std::string error;
-  if (!store_.save(error, sync)) {
+  if (!save_positions(error, sync)) {
     spdlog::error("cannot save file positions: {}", error);
   } else if (sync) {
     last_sync_ = now;
   }
   return behind;
+}
+
+bool Tailer::save_positions(std::string& error, bool sync) {
+  if (acks_ == nullptr) return store_.save(error, sync);
+  // The lines read so far are behind this mark; their position is saved once it is durable.
+  const auto& read = store_.positions();
+  if (pending_.empty() || pending_.back().second.size() != read.size() ||
+      !std::equal(read.begin(), read.end(), pending_.back().second.begin(), [](const auto& a, const auto& b) {
+        return a.first == b.first && a.second.offset == b.second.offset && a.second.inode == b.second.inode;
+      })) {
+    if (pending_.size() >= 1024) pending_.pop_back();  // a later mark covers the earlier lines too
+    pending_.emplace_back(acks_->mark(), read);
+  }
+  while (!pending_.empty() && acks_->durable(pending_.front().first)) {
+    for (const auto& [path, p] : pending_.front().second) durable_.set(path, p);
+    pending_.pop_front();
+  }
+  return durable_.save(error, sync);  // nothing written unless a position advanced (or an fsync is due)
+}
+
+void Tailer::save_acknowledged() {
+  std::string error;
+  if (acks_ != nullptr && !save_positions(error, true)) spdlog::error("cannot save file positions: {}", error);
 }
 
 void Tailer::run() {

@@ -16,6 +16,7 @@
 
 #include "tunneldoc/allowlist.h"
 #include "tunneldoc/knowledge_base.h"
+#include "tunneldoc/sink_spec.h"
 
 namespace tunneldoc {
 
@@ -94,6 +95,11 @@ struct ServeConfig {
   int update_interval_seconds = 300;  // an open incident repeats its record at most this often
   int quiet_timeout_seconds = 1800;   // an incident with no repeat this long is resolved (quiet)
   std::size_t max_tracked = 50000;    // (device, peer) pairs tracked; the least recently used is evicted
+
+  // Sinks (docs/siem.md): `output` is one when named (file or --output) or
+  // when there is no other; `sinks:` entries, then --sink URLs.
+  bool output_set = false;
+  std::vector<SinkSpec> sinks;
   // The records' language (kLanguages) and the operator's software versions:
   // remedies show only the commands for those versions.
   Audience audience;
@@ -116,7 +122,7 @@ ConfigResult load_config(const std::filesystem::path& path);
 
 // Checks what can only be checked once the whole configuration is assembled
 // (after command-line overrides): TLS files readable, no two listeners on one
-// transport and endpoint. Appends to `errors`.
+// transport and endpoint, sinks complete and named apart. Appends to `errors`.
 void validate_config(const ServeConfig& config, std::vector<std::string>& errors);
 
 // Descriptors `config` may hold at once: every TCP/TLS listener's

@@ -39,6 +39,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -76,6 +77,8 @@ class PositionStore {
   std::optional<Position> get(const std::string& path) const;
   void set(const std::string& path, const Position& p);
   const std::filesystem::path& file() const { return file_; }
+  // Every position set so far.
+  const std::map<std::string, Position>& positions() const { return positions_; }
 
  private:
   std::filesystem::path file_;
@@ -171,23 +174,32 @@ class FileFollower {
 // batch (FileFollower::Options::batch_lines) per file is read again.
 // start() and stop() are called from one controlling thread; stop() does a
 // last round, saves positions and joins. pipeline and metrics outlive it.
+// With `acks` (the router the pipeline publishes to), a position is saved
+// only once every sink holds the records of the lines before it durably
+// (Router::mark, durable): a restart reads again what a sink had not kept.
 class Tailer {
  public:
   Tailer(const std::vector<FileSourceConfig>& files, const std::filesystem::path& state_file, int poll_interval_ms,
-         Pipeline& pipeline, MetricsRegistry& metrics);
+         Pipeline& pipeline, MetricsRegistry& metrics, const Router* acks = nullptr);
   ~Tailer();
   // Loads the saved positions; false with `error` if the state file is unreadable.
   bool load(std::string& error);
   void start();
   void stop();
+  // Saves the positions the sinks have acknowledged since (after they stopped).
+  void save_acknowledged();
 
  private:
   void run();
   bool poll_all(bool sync);  // true if a follower is behind
+  bool save_positions(std::string& error, bool sync);
 
   struct Source;
   std::vector<std::unique_ptr<Source>> sources_;
   PositionStore store_;
+  const Router* acks_;
+  PositionStore durable_;  // with acks_: what is saved (store_ is what was read)
+  std::deque<std::pair<Router::Mark, std::map<std::string, PositionStore::Position>>> pending_;
   std::chrono::milliseconds interval_;
   Pipeline& pipeline_;
   std::thread thread_;

@@ -28,9 +28,17 @@ namespace tunneldoc {
 
 inline constexpr std::string_view kSchema = "tunneldoc.diagnosis/1";
 
+// How much of each section's remedy a record carries: `full` (everything),
+// `brief` (title, first step with its commands, verify commands, caution:
+// a SIEM event stays under a few KB) or `none` (an empty list).
+enum class Remedies : std::uint8_t { full, brief, none };
+bool parse_remedies(std::string_view text, Remedies& out);
+std::string_view to_string(Remedies r);
+
 class JsonRenderer {
  public:
-  explicit JsonRenderer(Audience audience = {}) : audience_(std::move(audience)) {}
+  explicit JsonRenderer(Audience audience = {}, Remedies remedies = Remedies::full)
+      : audience_(std::move(audience)), remedies_(remedies) {}
   // Appends one JSON object and a '\n' to `out`.
   void render(const Output& o, std::string& out);
 
@@ -43,6 +51,7 @@ class JsonRenderer {
   std::string_view received(std::int64_t ms);
 
   Audience audience_;
+  Remedies remedies_;
   std::shared_ptr<const KnowledgeBase> kb_;
   // Per signature or rule id: "title":...,"remedies":[...]
   std::unordered_map<std::string, std::string, StringHash, std::equal_to<>> body_;
@@ -50,13 +59,16 @@ class JsonRenderer {
   std::string received_text_;
 };
 
-// The `json` format of a sink, for `audience` (language, software versions).
-std::unique_ptr<Encoder> make_json_encoder(Audience audience = {});
+// The `json` format of a sink, for `audience` (language, software versions),
+// with `remedies` as much remedy text as each record carries.
+std::unique_ptr<Encoder> make_json_encoder(Audience audience = {}, Remedies remedies = Remedies::full);
 
 // JSON views of knowledge-base entries, for `explain --json` and remedies, in
 // the audience's language and with its versions' commands. Members keep the
 // order of the record in docs/design (ordered_json).
 nlohmann::ordered_json section_json(const Section& s, const Audience& audience = {});
+// A remedy as `remedies` asks (full: section_json).
+nlohmann::ordered_json remedy_json(const Section& s, Remedies remedies, const Audience& audience = {});
 nlohmann::ordered_json signature_json(const Signature& s, const KnowledgeBase& kb, const Audience& audience = {});
 nlohmann::ordered_json rule_json(const Rule& r, const KnowledgeBase& kb, const Audience& audience = {});
 

@@ -10,6 +10,7 @@
 // sinks must outlive the Router; the set of sinks is fixed at construction.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "tunneldoc/output.h"
@@ -27,6 +28,15 @@ class Router {
   void publish(const std::vector<OutputPtr>& outputs);
 
   const std::vector<Sink*>& sinks() const { return sinks_; }
+
+  // Acknowledgements: a mark is each sink's accepted() now; it is durable
+  // once every sink's settled() reached it — every record published before
+  // the mark is then spooled on disk, delivered, or lost and counted. A
+  // source that publishes from one thread (a followed file) takes a mark
+  // after its lines and saves their position once the mark is durable.
+  using Mark = std::vector<std::uint64_t>;
+  Mark mark() const;
+  bool durable(const Mark& mark) const;
 
  private:
   std::vector<Sink*> sinks_;

@@ -33,6 +33,7 @@ struct ServeOptions {
   std::vector<std::string> udp, tcp, tls;        // ADDR:PORT each
   std::string tls_certificate, tls_key, tls_ca;  // for --tls
   std::optional<std::string> output;             // FILE or "-"
+  std::vector<std::string> sinks;                // --sink URL: added to the configuration's sinks
   std::optional<std::string> metrics;            // ADDR:PORT or "off"
   std::optional<std::filesystem::path> signatures;
   std::optional<std::string> log_level;
@@ -54,6 +55,7 @@ struct TailOptions {
   std::filesystem::path state_file;  // "": no saved positions
   std::filesystem::path signatures;
   std::string output = "-";
+  std::vector<std::string> sinks;   // --sink URL: besides the output (positions wait for them too)
   std::string stream = "lines";     // tail shows each diagnosed line by default
   std::filesystem::path state_dir;  // incidents across restarts; "" keeps none
   std::string log_level = "warn";

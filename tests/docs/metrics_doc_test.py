@@ -2,7 +2,8 @@
 """Every metric a running `tunneldoc serve` exports is explained in
 docs/troubleshooting.md (its metrics table), so the guide cannot fall behind.
 
-Starts serve with a UDP and a TCP listener and a followed file on loopback,
+Starts serve with a UDP and a TCP listener, a followed file and a spooled
+syslog sink on loopback,
 waits for its ready file (deadline), scrapes /metrics once, stops it.
 
 Usage: metrics_doc_test.py --binary PATH --signatures DIR --doc FILE
@@ -30,7 +31,9 @@ def main():
     ready = os.path.join(work, "ready.json")
     proc = subprocess.Popen([a.binary, "serve", "--signatures", a.signatures, "--udp", "127.0.0.1:0", "--tcp",
                              "127.0.0.1:0", "--file", followed, "--metrics", "127.0.0.1:0", "--output",
-                             os.path.join(work, "out.jsonl"), "--ready-file", ready],
+                             os.path.join(work, "out.jsonl"), "--ready-file", ready,
+                             # a network sink with a disk spool: every sink family is exported
+                             "--state-dir", os.path.join(work, "state"), "--sink", "syslog+udp://127.0.0.1:9"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 20

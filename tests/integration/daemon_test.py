@@ -772,16 +772,20 @@ def scenario_language(args, work):
     check(r.returncode != 0 and "not a software version" in r.stderr, "bad --version-of: " + r.stderr)
 
 
-def main():
+def run_scenario(scope, prefix, extra_args=()):
+    """SCENARIO --binary PATH --signatures DIR [extra_args]: runs scope["scenario_" + SCENARIO](args, workdir)
+    in a fresh directory; on failure prints the daemons' stderr and exits 1."""
     p = argparse.ArgumentParser()
     p.add_argument("scenario")
     p.add_argument("--binary", required=True)
     p.add_argument("--signatures", required=True)
+    for a in extra_args:
+        p.add_argument(a, required=True)
     args = p.parse_args()
-    fn = globals().get("scenario_" + args.scenario)
+    fn = scope.get("scenario_" + args.scenario)
     if fn is None:
         sys.exit("unknown scenario " + args.scenario)
-    work = tempfile.mkdtemp(prefix="tunneldoc-it-")
+    work = tempfile.mkdtemp(prefix=prefix)
     start = time.time()
     try:
         fn(args, work)
@@ -790,10 +794,14 @@ def main():
         for fn_ in sorted(os.listdir(work)):
             if fn_.endswith(".stderr"):
                 print("--- " + fn_)
-                print(open(os.path.join(work, fn_)).read()[-4000:])
+                print(open(os.path.join(work, fn_), errors="replace").read()[-4000:])
         sys.exit(1)
     shutil.rmtree(work, ignore_errors=True)
     print("ok {} ({:.1f} s)".format(args.scenario, time.time() - start))
+
+
+def main():
+    run_scenario(globals(), "tunneldoc-it-")
 
 
 if __name__ == "__main__":
