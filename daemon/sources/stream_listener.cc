@@ -347,15 +347,18 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   }
 
   // Plain TCP: reads what the kernel holds without blocking, `max` reads at
-  // most. False when the connection is closed (end of stream, error, or a
-  // broken stream).
-  bool read_available(int max) {
+  // most; `*empty` is set when the kernel held no more. False when the
+  // connection is closed (end of stream, error, or a broken stream).
+  bool read_available(int max, bool* empty = nullptr) {
     char* buffer = thread_buffer();
     for (int i = 0; i < max && !closed_; ++i) {
       boost::system::error_code ec;
       const std::size_t n = socket().read_some(asio::buffer(buffer, kThreadBuffer), ec);
       if (n > 0) consume(std::string_view(buffer, n));
-      if (would_block(ec)) return !closed_;
+      if (would_block(ec)) {
+        if (empty != nullptr) *empty = true;
+        return !closed_;
+      }
       if (ec) {
         if (is_reset(ec)) owner_->counters().reset.inc();
         end(/*stream_ended=*/true);
@@ -453,8 +456,23 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
       // Only a wait is pending, no read into a buffer: reading here cannot
       // race with it. close() cancels the wait.
       timer_.cancel();
-      if (read_available(kShutdownReads)) end(/*stream_ended=*/false);
+      drain_some(kShutdownReads);
     }
+  }
+
+  // Plain TCP at shutdown: what the kernel holds, in slices of
+  // kReadsPerWakeup reads, each slice its own handler, so other connections
+  // drain alongside and the shutdown deadline (io_context::stop) can cut in
+  // between slices: what was read is processed, the rest stays unread.
+  void drain_some(int left) {
+    bool empty = false;
+    if (!read_available(std::min(left, kReadsPerWakeup), &empty)) return;
+    left -= kReadsPerWakeup;
+    if (empty || left <= 0) {
+      end(/*stream_ended=*/false);
+      return;
+    }
+    asio::post(stream_.get_executor(), [self = this->shared_from_this(), left] { self->drain_some(left); });
   }
 
   void close() {
