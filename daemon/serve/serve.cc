@@ -139,6 +139,24 @@ ConfigResult assemble_config(const ServeOptions& o) {
   return r;
 }
 
+// "udp:127.0.0.1:0": what identifies a listener across a reload.
+std::string listener_key(const ListenerConfig& l) {
+  return std::string(to_string(l.transport)) + ":" + l.endpoint.to_string();
+}
+
+// The listener of `other` that is `list[i]` after a reload: the same key, and
+// as many of that key before it (two listeners on ephemeral ports share one).
+std::optional<std::size_t> counterpart(const std::vector<ListenerConfig>& list, std::size_t i,
+                                       const std::vector<ListenerConfig>& other) {
+  const std::string key = listener_key(list[i]);
+  std::size_t nth = 0;
+  for (std::size_t k = 0; k < i; ++k) nth += listener_key(list[k]) == key;
+  for (std::size_t k = 0; k < other.size(); ++k) {
+    if (listener_key(other[k]) == key && nth-- == 0) return k;
+  }
+  return std::nullopt;
+}
+
 class Server {
  public:
   // `reassemble` builds the configuration again on SIGHUP.
@@ -155,7 +173,8 @@ class Server {
         kb_signatures_(metrics_.gauge("tunneldoc_kb_signatures", "Signatures in the knowledge base in service")),
         up_(metrics_.gauge("tunneldoc_up", "1 while serving")),
         reload_signals_(metrics_.counter("tunneldoc_reload_signals_total",
-                                         "SIGHUPs received; those arriving while a reload runs cause one more")),
+                                         "SIGHUPs handled (the kernel merges one sent while another is pending); those "
+                                         "arriving while a reload runs cause one more reload")),
         restart_needed_(metrics_.gauge("tunneldoc_reload_restart_needed",
                                        "Changes the last reload could not apply (they need a restart)")),
         tick_(control_) {
@@ -419,16 +438,14 @@ void Server::request_reload() {
 std::vector<std::string> Server::restart_needed(const ServeConfig& next) const {
   std::vector<std::string> changed;
   const ServeConfig& now = config_;
-  auto same_listener = [](const ListenerConfig& a, const ListenerConfig& b) {
-    return a.transport == b.transport && a.endpoint.to_string() == b.endpoint.to_string();
-  };
-  for (const ListenerConfig& l : next.listeners) {
-    if (std::none_of(now.listeners.begin(), now.listeners.end(), [&](const auto& o) { return same_listener(l, o); }))
-      changed.push_back(fmt::format("listener {}:{} added", to_string(l.transport), l.endpoint.to_string()));
+  for (std::size_t i = 0; i < next.listeners.size(); ++i) {
+    if (!counterpart(next.listeners, i, now.listeners))
+      changed.push_back(fmt::format("listener {} added", listener_key(next.listeners[i])));
   }
-  for (const ListenerConfig& l : now.listeners) {
-    if (std::none_of(next.listeners.begin(), next.listeners.end(), [&](const auto& o) { return same_listener(l, o); }))
-      changed.push_back(fmt::format("listener {}:{} removed", to_string(l.transport), l.endpoint.to_string()));
+  for (std::size_t i = 0; i < now.listeners.size(); ++i) {
+    if (!counterpart(now.listeners, i, next.listeners))
+      changed.push_back(fmt::format("listener {} removed",
+                                    i < listeners_.size() ? listeners_[i]->name() : listener_key(now.listeners[i])));
   }
   auto endpoint = [](const std::optional<Endpoint>& e) { return e ? e->to_string() : std::string("off"); };
   auto files = [](const ServeConfig& c) {
@@ -501,17 +518,17 @@ void Server::finish_reload(const ConfigResult& next, const LoadResult& loaded) {
   std::vector<std::function<void()>> apply;
   std::vector<std::size_t> applied_to;
   std::vector<std::string> problems;
+  std::vector<std::size_t> taken_from;
   for (std::size_t i = 0; i < config_.listeners.size() && i < listeners_.size(); ++i) {
-    const ListenerConfig& now = config_.listeners[i];
-    for (const ListenerConfig& l : next.config.listeners) {
-      if (l.transport != now.transport || l.endpoint.to_string() != now.endpoint.to_string()) continue;
-      std::string error;
-      if (auto f = listeners_[i]->reconfigure(l, error)) {
-        apply.push_back(std::move(f));
-        applied_to.push_back(i);
-      } else {
-        problems.push_back(listeners_[i]->name() + ": " + error);
-      }
+    const auto k = counterpart(config_.listeners, i, next.config.listeners);
+    if (!k) continue;
+    std::string error;
+    if (auto f = listeners_[i]->reconfigure(next.config.listeners[*k], error)) {
+      apply.push_back(std::move(f));
+      applied_to.push_back(i);
+      taken_from.push_back(*k);
+    } else {
+      problems.push_back(listeners_[i]->name() + ": " + error);
     }
   }
   if (!problems.empty()) {
@@ -520,13 +537,7 @@ void Server::finish_reload(const ConfigResult& next, const LoadResult& loaded) {
   }
   for (std::size_t k = 0; k < apply.size(); ++k) {
     apply[k]();
-    for (const ListenerConfig& l : next.config.listeners) {
-      const ListenerConfig& now = config_.listeners[applied_to[k]];
-      if (l.transport == now.transport && l.endpoint.to_string() == now.endpoint.to_string()) {
-        config_.listeners[applied_to[k]] = l;
-        break;
-      }
-    }
+    config_.listeners[applied_to[k]] = next.config.listeners[taken_from[k]];
   }
   pipeline_->swap_knowledge_base(loaded.kb);
   note_kb(*loaded.kb);
