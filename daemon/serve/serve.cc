@@ -672,8 +672,7 @@ int Server::run() {
       done_cv.notify_all();
     });
   }
-  control_.run();                                        // until shutdown()
-  if (reload_thread_.joinable()) reload_thread_.join();  // its result is not applied any more
+  control_.run();  // until shutdown()
 
   // Stop: what was received is processed, the incidents are saved, the sinks
   // deliver what they hold; all within shutdown_timeout of the signal.
@@ -698,6 +697,9 @@ int Server::run() {
         "tunneldoc_sink_dropped_total)",
         abandoned, abandoned == 1 ? "" : "s");
   }
+  // A reload still loading when SIGTERM came: its result is never applied;
+  // waited for last, so it takes nothing from shutdown_timeout's budget.
+  if (reload_thread_.joinable()) reload_thread_.join();
   spdlog::info("stopped");
   return 0;
 }

@@ -508,6 +508,27 @@ def scenario_reload_apply(args, work):
         d.wait_diagnoses(4)
     finally:
         d.stop()
+    # The metrics address, from the file (no --metrics on the command line).
+    mcfg = os.path.join(work, "metrics.yaml")
+
+    def write_metrics(address):
+        with open(mcfg + ".tmp", "w") as f:
+            f.write('listeners:\n  - {{type: udp, address: "127.0.0.1:0"}}\nmetrics: {{address: "{}"}}\n'.format(
+                address))
+        os.rename(mcfg + ".tmp", mcfg)
+
+    write_metrics("127.0.0.1:0")
+    m = Daemon(args, work, "metrics", ["serve", "--config", mcfg, "--signatures", args.signatures, "--ready-file",
+                                       os.path.join(work, "metrics.ready"), "--output", os.path.join(work, "m.jsonl")])
+    try:
+        m.info = wait_for(m._read_ready, 15, "the second daemon to bind")
+        write_metrics("127.0.0.1:1")
+        m.signal(signal.SIGHUP)
+        wait_for(lambda: "need a restart: metrics address" in m.stderr() or "needs a restart: metrics address" in
+                 m.stderr(), 15, "the metrics address named")
+        check(m.metric("tunneldoc_reload_restart_needed") == 1, "one change waits for a restart")
+    finally:
+        m.stop()
 
 
 def scenario_shutdown(args, work):
