@@ -422,7 +422,7 @@ int run_scan(const ScanOptions& options, std::ostream& out, std::ostream& err) {
   std::unique_ptr<Router> report_router;
   if (!options.report.empty()) {
     PageOptions page;
-    page.lang = options.audience.lang;
+    page.audience = options.audience;
     page.kb_version = loaded.kb->version();
     report = std::make_unique<ReportBuilder>(metrics, page);
     report_router = std::make_unique<Router>(std::vector<Sink*>{&report->sink()});

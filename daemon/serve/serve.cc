@@ -323,6 +323,7 @@ bool Server::bind(std::string& error) {
       return false;
     PageOptions page;
     page.live = true;
+    page.audience = config_.audience;
     for (const auto& l : listeners_) page.listeners.push_back(l->name());
     pages_ = std::make_unique<StatusPages>(*view_, page);
     http_ = make_metrics_server(

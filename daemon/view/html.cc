@@ -101,6 +101,12 @@ struct UiText {
   const char* correlated;
   const char* generated;
   const char* no_script;
+  // The script's words (data attributes of <body>).
+  const char* copied;
+  const char* open_one;
+  const char* open_many;
+  const char* connection_back;
+  const char* connection_lost;
 };
 
 constexpr UiText kEnglish{
@@ -175,11 +181,96 @@ constexpr UiText kEnglish{
     "Correlated diagnoses",
     "Generated",
     "This page refreshes itself every 30 seconds without JavaScript; with it, every few seconds without a reload.",
+    "Copied",
+    "1 open incident",
+    "{} open incidents",
+    "Connection back.",
+    "Cannot reach tunneldoc; retrying.",
+};
+
+// Traditional Chinese (Taiwan), the wording of network operations in Taiwan:
+// the same placeholders, in the same order, as kEnglish.
+constexpr UiText kTraditionalChinese{
+    "zh-TW",
+    "通道狀態",
+    "tunneldoc 報告",
+    "跳到未解決的事件",
+    "更新時間",
+    "時間皆為 UTC。",
+    "摘要",
+    "未解決的事件",
+    "失敗的對等體",
+    "已恢復的對等體",
+    "裝置",
+    "診斷",
+    "最近解決",
+    "已解決的事件",
+    "裝置",
+    "對等體",
+    "問題",
+    "可信度",
+    "次數",
+    "首次出現",
+    "最後出現",
+    "處理方式",
+    "狀態",
+    "解決方式",
+    "解決時間",
+    "（未指出對等體）",
+    "（未指出裝置）",
+    "尚無事件。",
+    "自 {} 起沒有任何診斷。",
+    "tunneldoc 正在監聽：{}。",
+    "當 tunneldoc 診斷到第一則訊息時，裝置與其對等體就會出現在這裡：把防火牆的 logging host 指向它"
+    "（docs/quick-start.md）。一般流量訊息只會讀取並計數，不會顯示。",
+    "沒有未解決的事件：tunneldoc 曾看到問題的每條通道都已恢復。",
+    "日誌結束時沒有仍未解決的事件。",
+    "目前還沒有。",
+    "尚無裝置送出 tunneldoc 能診斷的訊息。",
+    "沒有已解決的事件。",
+    "… 另有 {} 筆（incidents 的 JSON 列出全部）。",
+    "… 另有 {} 台裝置（有失敗對等體的裝置排在前面）。",
+    "{} 個事件（{} 個未解決）",
+    "… 此裝置另有 {} 個對等體（失敗的對等體排在前面）。",
+    "事件詳情",
+    "證據",
+    "診斷",
+    "事件類別",
+    "處理方式",
+    "步驟",
+    "指令",
+    "所有版本",
+    "驗證",
+    "注意：",
+    "複製",
+    "複製指令：{}",
+    "時間軸",
+    "{} 至 {}：事件以長條表示（每個對等體一列），診斷以下方刻度表示。",
+    "其他對等體",
+    "{} 的對等體",
+    "最後一次診斷",
+    "正常",
+    "失敗",
+    "已恢復",
+    "未解決",
+    "已解決",
+    "為維持上限而捨棄：{} 台裝置、{} 個對等體、{} 個未解決與 {} 個已解決事件、{} 個過期事件。",
+    "知識庫",
+    "輸入",
+    "讀取行數",
+    "已診斷行數",
+    "關聯診斷",
+    "產生時間",
+    "未啟用 JavaScript 時，此頁每 30 秒自動重新整理；啟用時每隔幾秒更新，不必重新載入。",
+    "已複製",
+    "1 個未解決的事件",
+    "{} 個未解決的事件",
+    "連線已恢復。",
+    "無法連上 tunneldoc，重試中。",
 };
 
 const UiText& text_for(std::string_view lang) {
-  (void)lang;  // only English so far
-  return kEnglish;
+  return lang == "zh-TW" ? kTraditionalChinese : kEnglish;
 }
 
 std::string b64_sha256(std::string_view data) {
@@ -252,6 +343,7 @@ struct EntryText {
 
 class EntryCache {
  public:
+  explicit EntryCache(const Audience& audience) : audience_(audience) {}
   const EntryText& of(const Output& o) {
     const auto key = std::make_pair(o.kb.get(), o.entry);
     auto it = cache_.find(key);
@@ -260,9 +352,9 @@ class EntryCache {
     json j;
     if (o.kb) {
       if (const Signature* s = o.kb->find_signature(o.entry)) {
-        j = signature_json(*s, *o.kb);
+        j = signature_json(*s, *o.kb, audience_);
       } else if (const Rule* r = o.kb->find_rule(o.entry)) {
-        j = rule_json(*r, *o.kb);
+        j = rule_json(*r, *o.kb, audience_);
       }
     }
     if (j.is_object()) {
@@ -283,6 +375,7 @@ class EntryCache {
   }
 
  private:
+  const Audience& audience_;
   std::map<std::pair<const KnowledgeBase*, std::string>, EntryText> cache_;
   std::set<std::string> used_;
   std::vector<std::pair<std::string, const Output*>> order_;
@@ -298,7 +391,7 @@ std::string anchor(std::string_view prefix, std::string_view id) {
 
 class Renderer {
  public:
-  Renderer(const ViewSnapshot& s, const PageOptions& o) : s_(s), o_(o), t_(text_for(o.lang)) {}
+  Renderer(const ViewSnapshot& s, const PageOptions& o) : s_(s), o_(o), t_(text_for(o.audience.lang)) {}
 
   void main(std::string& out) {
     Html h(out);
@@ -784,7 +877,7 @@ class Renderer {
   const ViewSnapshot& s_;
   const PageOptions& o_;
   const UiText& t_;
-  EntryCache entries_;
+  EntryCache entries_{o_.audience};
   std::set<std::string> detailed_;
   std::size_t blocks_ = 0;
 };
@@ -792,7 +885,7 @@ class Renderer {
 }  // namespace
 
 bool page_language_supported(std::string_view lang) {
-  return lang == "en";
+  return lang == "en" || lang == "zh-TW";
 }
 
 void append_html_escaped(std::string& out, std::string_view s) {
@@ -874,7 +967,7 @@ std::string render_live(const ViewSnapshot& snapshot, const PageOptions& options
 }
 
 std::string render_page(const ViewSnapshot& snapshot, const PageOptions& options) {
-  const UiText& t = text_for(options.lang);
+  const UiText& t = text_for(options.audience.lang);
   std::string out;
   out.reserve(64 * 1024);
   Html h(out);
@@ -892,6 +985,9 @@ std::string render_page(const ViewSnapshot& snapshot, const PageOptions& options
   h.raw("</title>\n<style>").raw(assets::kPageCss).raw("</style>\n");
   if (options.live) h.raw("<noscript><meta http-equiv=\"refresh\" content=\"30\"></noscript>\n");
   h.raw("</head>\n<body");
+  h.raw(" data-copy-label=\"").raw(t.copy).raw("\" data-copied=\"").raw(t.copied).raw("\" data-open-one=\"");
+  h.raw(t.open_one).raw("\" data-open-many=\"").raw(t.open_many).raw("\" data-back=\"").raw(t.connection_back);
+  h.raw("\" data-lost=\"").raw(t.connection_lost).raw("\"");
   if (options.live)
     h.raw(" data-live=\"live\" data-refresh=\"").num(static_cast<std::uint64_t>(options.refresh_seconds)).raw("\"");
   h.raw(">\n<a class=\"skip\" href=\"#open\">").raw(t.skip).raw("</a>\n<header class=\"top\"><h1>");

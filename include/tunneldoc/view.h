@@ -145,9 +145,10 @@ std::unique_ptr<Sink> make_view_sink(StatusStore& store, MetricsRegistry& metric
 // ------------------------------------------------------------------ HTML
 
 struct PageOptions {
-  // Language of the page's own words. Today only "en"; the seam for zh-TW
-  // (the knowledge base's text follows the records).
-  std::string lang = "en";
+  // The language of the page's own words and of the knowledge base's text
+  // (titles, diagnoses, remedies: "en" or "zh-TW"), and the software
+  // versions whose commands the remedies show.
+  Audience audience;
   bool live = false;  // the status page (polls /live) or a report (static)
   int refresh_seconds = 5;
   // Live page: rows of the open-incident table, incidents with details,

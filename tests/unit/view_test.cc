@@ -359,6 +359,31 @@ TEST_CASE("view: scan --report writes one self-contained file from the sample lo
   CHECK(err2.str().find("cannot write the report") != std::string::npos);
 }
 
+TEST_CASE("view: scan --report --lang zh-TW writes the page and the knowledge base's text in Traditional Chinese",
+          "[view]") {
+  TempFile placeholder("");
+  const std::string path = placeholder.path + ".html";
+  ScanOptions o;
+  o.signatures = TUNNELDOC_SIGNATURE_DIR;
+  o.files = {std::string(TUNNELDOC_TEST_DATA) + "/../samples/asa-vpn.log"};
+  o.report = path;
+  o.year = 2026;
+  o.audience.lang = "zh-TW";
+  std::ostringstream out, err;
+  REQUIRE(run_scan(o, out, err) == 0);
+  std::ifstream in(path);
+  REQUIRE(in);
+  const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::remove(path.c_str());
+  CHECK(html.find("<html lang=\"zh-TW\">") != std::string::npos);
+  CHECK(html.find("tunneldoc 報告") != std::string::npos);  // the page's own words
+  CHECK(html.find("未解決的事件") != std::string::npos);
+  CHECK(html.find("對等體拒絕了所有 IKE 提議") != std::string::npos);  // the signature's zh-TW title
+  CHECK(html.find("Peer rejected every IKE proposal") == std::string::npos);
+  CHECK(html.find("data-copied=\"已複製\"") != std::string::npos);           // the script's words
+  CHECK(html.find("%ASA-5-713904: IP = 203.0.113.9") != std::string::npos);  // evidence stays as logged
+}
+
 TEST_CASE("view: the live page stays bounded: peers, devices and bars beyond its limits are summarised", "[view]") {
   Feed feed;
   StatusStore store(ViewOptions{});

@@ -3,6 +3,10 @@
   var body = document.body;
   var status = document.getElementById("status");
 
+  // The page's language: its words are attributes of <body>.
+  function words(name, otherwise) {
+    return body.getAttribute(name) || otherwise;
+  }
   function say(text) {
     if (status) status.textContent = text;
   }
@@ -12,8 +16,8 @@
   function copyText(pre, button) {
     var text = pre.textContent;
     var done = function () {
-      button.textContent = "Copied";
-      setTimeout(function () { button.textContent = "Copy"; }, 1500);
+      button.textContent = words("data-copied", "Copied");
+      setTimeout(function () { button.textContent = words("data-copy-label", "Copy"); }, 1500);
     };
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(text).then(done, function () { fallback(pre, done); });
@@ -72,7 +76,10 @@
       if (f) f.focus();
     }
     var n = openCount();
-    if (n !== lastOpen) say(n + (n === "1" ? " open incident" : " open incidents"));
+    if (n !== lastOpen) {
+      say(n === "1" ? words("data-open-one", "1 open incident")
+                    : words("data-open-many", "{} open incidents").replace("{}", n));
+    }
     lastOpen = n;
   }
 
@@ -86,13 +93,13 @@
         return r.text();
       })
       .then(function (html) {
-        if (failures) say("Connection back.");
+        if (failures) say(words("data-back", "Connection back."));
         failures = 0;
         if (html !== null) swap(html);
       })
       .catch(function () {
         failures++;
-        say("Cannot reach tunneldoc; retrying.");
+        say(words("data-lost", "Cannot reach tunneldoc; retrying."));
       })
       .then(function () { setTimeout(poll, failures ? Math.min(60000, every * (1 + failures)) : every); });
   }
