@@ -160,8 +160,10 @@ std::optional<std::size_t> counterpart(const std::vector<ListenerConfig>& list, 
 class Server {
  public:
   // `reassemble` builds the configuration again on SIGHUP.
-  Server(ServeOptions options, ServeConfig config, std::function<ConfigResult()> reassemble)
-      : options_(std::move(options)),
+  // `tail` has no user: to suggest (`takes_user` false).
+  Server(ServeOptions options, ServeConfig config, std::function<ConfigResult()> reassemble, bool takes_user = true)
+      : takes_user_(takes_user),
+        options_(std::move(options)),
         config_(std::move(config)),
         reassemble_(std::move(reassemble)),
         reload_ok_(metrics_.counter("tunneldoc_reloads_total", "Reloads (SIGHUP)", {{"result", "ok"}})),
@@ -200,6 +202,7 @@ class Server {
   void note_kb(const KnowledgeBase& kb);
   Health health() const;
 
+  bool takes_user_;
   ServeOptions options_;
   ServeConfig config_;
   std::function<ConfigResult()> reassemble_;
@@ -341,7 +344,7 @@ bool Server::bind(std::string& error) {
 bool Server::become_user(std::string& error) {
   if (!forbid_new_privileges(error)) return false;
   if (config_.user.empty()) {
-    if (::geteuid() == 0)
+    if (::geteuid() == 0 && takes_user_)
       spdlog::warn(
           "running as root with every capability; set user: in the configuration (or --user), e.g. user: "
           "tunneldoc, to drop them once the sockets are bound");
@@ -746,7 +749,12 @@ int run_tail(const TailOptions& options) {
   }
   setup_logging(r.config.log_level);
   const ServeConfig fixed = r.config;
-  Server server(o, std::move(r.config), [fixed] { return ConfigResult{fixed, {}}; });
+  Server server(
+      o, std::move(r.config),
+      [fixed] {
+        return ConfigResult{fixed, {}};
+      },
+      /*takes_user=*/false);
   return server.run();
 }
 
