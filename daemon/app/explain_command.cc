@@ -244,7 +244,7 @@ int run_explain(const ExplainOptions& options, std::ostream& out, std::ostream& 
     }
   }
   // A pasted log line.
-  Recognizer recognizer(std::make_shared<const Matcher>(loaded.kb));
+  Recognizer recognizer(loaded.matcher);
   const LogRecord r = parse_line(q);
   Event event;
   Origin origin;

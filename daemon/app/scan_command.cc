@@ -429,7 +429,7 @@ int run_scan(const ScanOptions& options, std::ostream& out, std::ostream& err) {
   }
   Ordered ordered(loaded.kb, router, metrics, options.incidents, report_router.get());
 
-  const auto matcher = std::make_shared<const Matcher>(loaded.kb);
+  const auto matcher = loaded.matcher;
   int threads = options.threads;
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::unique_ptr<Recognizer> single;

@@ -7,7 +7,6 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <deque>
 #include <fstream>
 #include <limits>
 #include <mutex>
@@ -15,6 +14,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "correlate/fifo.h"
 #include "correlate/lru_map.h"
 
 namespace tunneldoc {
@@ -122,15 +122,15 @@ struct RuleState {
   std::int64_t started_ms = 0;
   std::vector<EventPtr> got;
   // threshold, period
-  std::deque<std::int64_t> times;
-  std::deque<EventPtr> recent;
+  Fifo<std::int64_t> times;
+  Fifo<EventPtr> recent;
   // block, join
   EventPtr start;
   std::int64_t start_ms = 0;
   std::vector<EventPtr> members;
   FieldList fields;
   bool fired = false;
-  std::deque<std::string> seen;  // block: duplicate keys seen in this stream
+  Fifo<std::string> seen;  // block: duplicate keys seen in this stream
 };
 
 struct Incident {
@@ -140,7 +140,7 @@ struct Incident {
   bool correlated = false;  // the entry is a correlation rule
   std::shared_ptr<const KnowledgeBase> kb;
   EventPtr subject, first;
-  std::deque<EventPtr> tail;
+  Fifo<EventPtr> tail;
   FieldList fields;
   std::uint64_t count = 0, count_at_emit = 0;
   std::int64_t last_emitted_ms = 0;

@@ -8,12 +8,15 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "tunneldoc/matcher.h"
 #include "tunneldoc/parse.h"
@@ -536,26 +539,63 @@ void KnowledgeBaseLoader::load_signature(const std::string& file, const YAML::No
   kb_->signatures_.push_back(std::move(s));
 }
 
-void KnowledgeBaseLoader::load_file(const std::filesystem::path& path) {
-  const std::string file = path.string();
-  bool ok = false;
-  const std::string text = read_file(path, ok);
-  if (!ok) {
+// One YAML file, read and parsed (the costly part of a load: done for all
+// files at once, on a few threads, before what they say is taken in order).
+struct ParsedFile {
+  std::string file;
+  bool read = false;
+  std::string text;
+  YAML::Node root;
+  std::optional<LoadProblem> error;  // a syntax error
+};
+
+namespace {
+
+void parse_file(const std::filesystem::path& path, ParsedFile& out) {
+  out.file = path.string();
+  out.text = read_file(path, out.read);
+  if (!out.read) return;
+  try {
+    out.root = YAML::Load(out.text);
+  } catch (const YAML::ParserException& e) {
+    out.error = LoadProblem{{out.file, e.mark.line + 1}, "YAML syntax error: " + e.msg};
+  } catch (const YAML::Exception& e) {
+    out.error = LoadProblem{{out.file, 0}, std::string("YAML error: ") + e.what()};
+  } catch (const std::exception& e) {
+    out.error = LoadProblem{{out.file, 0}, std::string("cannot parse: ") + e.what()};
+  }
+}
+
+// Runs work(i) for every i < n on up to hardware_concurrency threads (the
+// calling one included); returns when all are done. `work` must not throw.
+template <class Work>
+void for_each_parallel(std::size_t n, Work&& work) {
+  std::atomic<std::size_t> next{0};
+  auto run = [&] {
+    for (std::size_t i = next++; i < n; i = next++) work(i);
+  };
+  const std::size_t threads = std::min<std::size_t>(n, std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> helpers;
+  for (std::size_t t = 1; t < threads; ++t) helpers.emplace_back(run);
+  run();
+  for (auto& t : helpers) t.join();
+}
+
+}  // namespace
+
+void KnowledgeBaseLoader::load_file(ParsedFile& parsed) {
+  const std::string& file = parsed.file;
+  if (!parsed.read) {
     problem({file, 0}, "cannot read file");
     return;
   }
   fnv(hash_, file);
-  fnv(hash_, text);
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    problem({file, e.mark.line + 1}, "YAML syntax error: " + e.msg);
-    return;
-  } catch (const YAML::Exception& e) {
-    problem({file, 0}, std::string("YAML error: ") + e.what());
+  fnv(hash_, parsed.text);
+  if (parsed.error) {
+    problems_.push_back(std::move(*parsed.error));
     return;
   }
+  const YAML::Node& root = parsed.root;
   if (root.IsNull()) return;
   if (!root.IsMap()) {
     problem(file, root, "top level must be a mapping with 'sections' and/or 'signatures'");
@@ -674,11 +714,18 @@ void KnowledgeBaseLoader::synthesize_fallbacks() {
   for (auto& f : made) kb_->signatures_.push_back(std::move(f));
 }
 
-void KnowledgeBaseLoader::run_examples(const std::shared_ptr<const KnowledgeBase>& kb) {
-  const Matcher matcher(kb);
-  Fields fields;
-  for (const Signature& s : kb->signatures()) {
-    if (!s.regex) continue;  // already reported as a bad pattern
+void KnowledgeBaseLoader::run_examples(const KnowledgeBase& kb, const Matcher& matcher) {
+  // Signatures are checked on a few threads (the matcher is thread-safe),
+  // each into its own list, and the problems reported in signature order.
+  const auto& sigs = kb.signatures();
+  std::vector<std::vector<LoadProblem>> found(sigs.size());
+  for_each_parallel(sigs.size(), [&](std::size_t i) {
+    const Signature& s = sigs[i];
+    auto problem = [&found, i](SourceLocation where, std::string message) {
+      found[i].push_back({std::move(where), std::move(message)});
+    };
+    Fields fields;
+    if (!s.regex) return;  // already reported as a bad pattern
     for (const Example& ex : s.examples) {
       const LogRecord r = parse_line(ex.line);
       const Signature* got = matcher.match(r, fields);
@@ -709,7 +756,9 @@ void KnowledgeBaseLoader::run_examples(const std::shared_ptr<const KnowledgeBase
       const LogRecord r = parse_line(ex.line);
       if (matcher.match(r, fields) == &s) problem(ex.where, "counter-example matches '" + s.id + "'");
     }
-  }
+  });
+  for (auto& list : found)
+    for (auto& p : list) problems_.push_back(std::move(p));
 }
 
 LoadResult KnowledgeBaseLoader::load() {
@@ -726,7 +775,9 @@ LoadResult KnowledgeBaseLoader::load() {
   }
   if (ec) problem({dir_.string(), 0}, "cannot list directory: " + ec.message());
   std::sort(files.begin(), files.end());
-  for (const auto& f : files) load_file(f);
+  std::vector<ParsedFile> parsed(files.size());
+  for_each_parallel(files.size(), [&](std::size_t i) { parse_file(files[i], parsed[i]); });
+  for (auto& f : parsed) load_file(f);
   cross_check();
   synthesize_fallbacks();
   for (std::size_t i = 0; i < kb_->signatures_.size(); ++i) kb_->signatures_[i].order = static_cast<int>(i);
@@ -735,10 +786,11 @@ LoadResult KnowledgeBaseLoader::load() {
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(hash_));
   kb_->version_ = std::string(buf, 12);
   std::shared_ptr<KnowledgeBase> kb(std::move(kb_));
-  run_examples(kb);  // also when there are other problems: report them all at once
-  if (!problems_.empty()) return {nullptr, std::move(problems_)};
+  auto matcher = std::make_shared<const Matcher>(kb);
+  run_examples(*kb, *matcher);  // also when there are other problems: report them all at once
+  if (!problems_.empty()) return {nullptr, std::move(problems_), nullptr};
   kb->load_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  return {std::move(kb), {}};
+  return {std::move(kb), {}, std::move(matcher)};
 }
 
 LoadResult load_knowledge_base(const std::filesystem::path& dir) {

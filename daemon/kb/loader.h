@@ -20,6 +20,9 @@ namespace tunneldoc {
 // Signature and rule ids: [a-z0-9-]+.
 bool valid_id(std::string_view id);
 
+struct ParsedFile;  // one YAML file, read and parsed (loader.cc)
+class Matcher;
+
 class KnowledgeBaseLoader {
  public:
   explicit KnowledgeBaseLoader(std::filesystem::path dir) : dir_(std::move(dir)) {}
@@ -35,7 +38,7 @@ class KnowledgeBaseLoader {
   }
 
   void load_catalogue();
-  void load_file(const std::filesystem::path& path);
+  void load_file(ParsedFile& parsed);
   void load_section(const std::string& file, const YAML::Node& n);
   void load_signature(const std::string& file, const YAML::Node& n);
   // `translated`: the entry may also carry a mapping per language of kLanguages but "en".
@@ -71,7 +74,7 @@ class KnowledgeBaseLoader {
   bool read_seconds(const std::string& file, const YAML::Node& n, const char* key, double& out, bool required);
   void read_rule_examples(const std::string& file, const YAML::Node& n, const char* key, std::vector<RuleExample>& out,
                           bool counter);
-  void run_examples(const std::shared_ptr<const KnowledgeBase>& kb);
+  void run_examples(const KnowledgeBase& kb, const Matcher& matcher);
 
   std::filesystem::path dir_;
   std::vector<LoadProblem> problems_;

@@ -83,9 +83,10 @@ const Signature* Recognizer::recognize(std::string_view message, const Origin& o
 
 // ------------------------------------------------------- rule examples
 
-std::vector<LoadProblem> verify_rules(const std::shared_ptr<const KnowledgeBase>& kb) {
+std::vector<LoadProblem> verify_rules(const std::shared_ptr<const KnowledgeBase>& kb,
+                                      std::shared_ptr<const Matcher> matcher) {
   std::vector<LoadProblem> problems;
-  auto matcher = std::make_shared<const Matcher>(kb);
+  if (!matcher) matcher = std::make_shared<const Matcher>(kb);
   constexpr std::int64_t kBase = 1'790'000'000'000;  // 2026-09: a fixed received time
   auto run = [&](const RuleExample& ex) {
     MetricsRegistry scratch;
@@ -154,16 +155,16 @@ std::vector<LoadProblem> verify_rules(const std::shared_ptr<const KnowledgeBase>
 LoadResult load_checked_knowledge_base(const std::filesystem::path& dir) {
   LoadResult r = load_knowledge_base(dir);
   if (!r.ok()) return r;
-  std::vector<LoadProblem> problems = verify_rules(r.kb);
-  if (!problems.empty()) return {nullptr, std::move(problems)};
+  std::vector<LoadProblem> problems = verify_rules(r.kb, r.matcher);
+  if (!problems.empty()) return {nullptr, std::move(problems), nullptr};
   return r;
 }
 
 // -------------------------------------------------------------- Pipeline
 
 struct Engine {
-  Engine(std::shared_ptr<const KnowledgeBase> kb, MetricsRegistry& metrics)
-      : matcher(std::make_shared<const Matcher>(kb)) {
+  Engine(std::shared_ptr<const Matcher> m, MetricsRegistry& metrics) : matcher(std::move(m)) {
+    const KnowledgeBase* kb = &matcher->kb();
     matches.reserve(kb->signatures().size());
     for (const Signature& s : kb->signatures()) {
       matches.push_back(&metrics.counter("tunneldoc_signature_matches_total", "Messages recognised, per signature",
@@ -187,19 +188,27 @@ thread_local Pipeline::Worker* t_worker = nullptr;
 
 Pipeline::Pipeline(std::shared_ptr<const KnowledgeBase> kb, Router& router, MetricsRegistry& metrics,
                    PipelineOptions options)
+    : Pipeline(std::make_shared<const Matcher>(std::move(kb)), router, metrics, std::move(options)) {}
+
+Pipeline::Pipeline(std::shared_ptr<const Matcher> matcher, Router& router, MetricsRegistry& metrics,
+                   PipelineOptions options)
     : router_(router),
       metrics_(metrics),
       options_(std::move(options)),
       processed_(metrics.counter("tunneldoc_messages_processed_total", "Messages parsed and matched, all sources")),
       diagnoses_(metrics.counter("tunneldoc_diagnoses_total", "Line diagnoses")),
-      correlator_(kb, options_.correlate, metrics),
-      engine_(std::make_shared<const Engine>(std::move(kb), metrics)) {}
+      correlator_(matcher->kb_ptr(), options_.correlate, metrics),
+      engine_(std::make_shared<const Engine>(std::move(matcher), metrics)) {}
 
 Pipeline::~Pipeline() = default;
 
 void Pipeline::swap_knowledge_base(std::shared_ptr<const KnowledgeBase> kb) {
-  auto engine = std::make_shared<const Engine>(kb, metrics_);
-  correlator_.swap_knowledge_base(kb);
+  swap_knowledge_base(std::make_shared<const Matcher>(std::move(kb)));
+}
+
+void Pipeline::swap_knowledge_base(std::shared_ptr<const Matcher> matcher) {
+  auto engine = std::make_shared<const Engine>(matcher, metrics_);
+  correlator_.swap_knowledge_base(matcher->kb_ptr());
   std::lock_guard lock(mutex_);
   engine_ = std::move(engine);
   generation_.fetch_add(1, std::memory_order_release);

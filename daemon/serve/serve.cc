@@ -543,7 +543,7 @@ void Server::finish_reload(const ConfigResult& next, const LoadResult& loaded) {
     apply[k]();
     config_.listeners[applied_to[k]] = next.config.listeners[taken_from[k]];
   }
-  pipeline_->swap_knowledge_base(loaded.kb);
+  pipeline_->swap_knowledge_base(loaded.matcher);
   note_kb(*loaded.kb);
   setup_logging(next.config.log_level);
   config_.log_level = next.config.log_level;
@@ -609,7 +609,7 @@ int Server::run() {
   po.correlate.update_interval_ms = config_.update_interval_seconds * 1000LL;
   po.correlate.quiet_timeout_ms = config_.quiet_timeout_seconds * 1000LL;
   po.correlate.max_tracked = config_.max_tracked;
-  pipeline_ = std::make_unique<Pipeline>(loaded.kb, *router_, metrics_, po);
+  pipeline_ = std::make_unique<Pipeline>(loaded.matcher, *router_, metrics_, po);
   if (!incidents_file_.empty()) {
     if (!pipeline_->correlator().restore(incidents_file_, error)) {
       // A damaged file must not keep the daemon down: set it aside and say so.

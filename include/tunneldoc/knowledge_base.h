@@ -307,9 +307,14 @@ struct LoadProblem {
   std::string to_string() const { return where.to_string() + ": " + message; }
 };
 
+class Matcher;  // matcher.h
+
 struct LoadResult {
   std::shared_ptr<const KnowledgeBase> kb;  // null when problems is not empty
   std::vector<LoadProblem> problems;
+  // The signature index the loader built to run the examples (null with
+  // problems): share it rather than build another, its RE2 caches are warm.
+  std::shared_ptr<const Matcher> matcher;
   bool ok() const { return kb != nullptr; }
 };
 

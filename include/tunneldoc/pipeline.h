@@ -60,8 +60,10 @@ struct LineStats {
 // cannot); every failing example is a problem with its file and line.
 LoadResult load_checked_knowledge_base(const std::filesystem::path& dir);
 
-// Runs every rule example of `kb` (load_checked_knowledge_base's second half).
-std::vector<LoadProblem> verify_rules(const std::shared_ptr<const KnowledgeBase>& kb);
+// Runs every rule example of `kb` (load_checked_knowledge_base's second half)
+// with `matcher` (built from `kb` when null).
+std::vector<LoadProblem> verify_rules(const std::shared_ptr<const KnowledgeBase>& kb,
+                                      std::shared_ptr<const Matcher> matcher = nullptr);
 
 class Recognizer {
  public:
@@ -105,12 +107,17 @@ class Pipeline {
  public:
   Pipeline(std::shared_ptr<const KnowledgeBase> kb, Router& router, MetricsRegistry& metrics,
            PipelineOptions options = {});
+  // The same with the loader's matcher (LoadResult::matcher), which keeps its
+  // knowledge base alive: no second index is built.
+  Pipeline(std::shared_ptr<const Matcher> matcher, Router& router, MetricsRegistry& metrics,
+           PipelineOptions options = {});
   ~Pipeline();
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
 
   // Puts a new knowledge base in service. Safe while workers run.
   void swap_knowledge_base(std::shared_ptr<const KnowledgeBase> kb);
+  void swap_knowledge_base(std::shared_ptr<const Matcher> matcher);
   std::shared_ptr<const KnowledgeBase> knowledge_base() const;
 
   // One message (a line, a datagram, a frame). `truncated`: cut at the maximum size.

@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 #include <string>
 
+#include "tunneldoc/matcher.h"
+
 using tunneldoc::load_knowledge_base;
 
 namespace {
@@ -74,6 +76,23 @@ TEST_CASE("every problem of a broken knowledge base is reported with file and li
   CHECK(has_problem(r, "signatures.yaml", "fallback 'keyless-fallback' needs keys"));
   CHECK(has_problem(r, "sections.yaml", "bad version range 'eight' for asa"));
   CHECK(r.problems.size() >= 15);
+}
+
+TEST_CASE("problems come in file order, the same every time, though files are parsed on several threads",
+          "[kb][bad-input]") {
+  const auto first = load_knowledge_base(kData + "broken-kb");
+  REQUIRE_FALSE(first.ok());
+  CHECK(first.matcher == nullptr);
+  for (int i = 0; i < 20; ++i) {
+    const auto again = load_knowledge_base(kData + "broken-kb");
+    REQUIRE(again.problems.size() == first.problems.size());
+    for (std::size_t j = 0; j < first.problems.size(); ++j)
+      CHECK(again.problems[j].to_string() == first.problems[j].to_string());
+  }
+  const auto ok = load_knowledge_base(kData + "mini-kb");
+  REQUIRE(ok.ok());
+  REQUIRE(ok.matcher != nullptr);
+  CHECK(&ok.matcher->kb() == ok.kb.get());  // the index the examples ran on, shared with its users
 }
 
 TEST_CASE("a missing directory or catalogue is a problem, not a crash", "[kb][bad-input]") {

@@ -327,21 +327,35 @@ TEST_CASE("view: HTTP routes serve the page, its live part with ETag, and the re
   CHECK_FALSE(pages.handle({"/metricz", "", ""}, other));
 }
 
-TEST_CASE("view: scan --report writes one self-contained file from the sample log", "[view]") {
+namespace {
+
+// `scan --report` of samples/asa-vpn.log in `lang`: the report's HTML; the
+// JSON lines scan wrote to standard output in `out`.
+std::string sample_report(const std::string& lang, ScanOptions& o, std::string& out) {
   TempFile placeholder("");
   const std::string path = placeholder.path + ".html";
-  ScanOptions o;
   o.signatures = TUNNELDOC_SIGNATURE_DIR;
   o.files = {std::string(TUNNELDOC_TEST_DATA) + "/../samples/asa-vpn.log"};
   o.report = path;
   o.year = 2026;
-  std::ostringstream out, err;
-  REQUIRE(run_scan(o, out, err) == 0);
-  CHECK_FALSE(out.str().empty());  // the JSON lines still go to standard output
+  o.audience.lang = lang;
+  std::ostringstream stdout_text, err;
+  REQUIRE(run_scan(o, stdout_text, err) == 0);
+  out = stdout_text.str();
   std::ifstream in(path);
   REQUIRE(in);
   const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::remove(path.c_str());
+  return html;
+}
+
+}  // namespace
+
+TEST_CASE("view: scan --report writes one self-contained file from the sample log", "[view]") {
+  ScanOptions o;
+  std::string out;
+  const std::string html = sample_report("en", o, out);
+  CHECK_FALSE(out.empty());  // the JSON lines still go to standard output
   CHECK(html.find("Peer rejected every IKE proposal") != std::string::npos);
   CHECK(html.find("hq-asa") != std::string::npos);
   CHECK(html.find("asa-vpn.log") != std::string::npos);
@@ -361,20 +375,9 @@ TEST_CASE("view: scan --report writes one self-contained file from the sample lo
 
 TEST_CASE("view: scan --report --lang zh-TW writes the page and the knowledge base's text in Traditional Chinese",
           "[view]") {
-  TempFile placeholder("");
-  const std::string path = placeholder.path + ".html";
   ScanOptions o;
-  o.signatures = TUNNELDOC_SIGNATURE_DIR;
-  o.files = {std::string(TUNNELDOC_TEST_DATA) + "/../samples/asa-vpn.log"};
-  o.report = path;
-  o.year = 2026;
-  o.audience.lang = "zh-TW";
-  std::ostringstream out, err;
-  REQUIRE(run_scan(o, out, err) == 0);
-  std::ifstream in(path);
-  REQUIRE(in);
-  const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::remove(path.c_str());
+  std::string out;
+  const std::string html = sample_report("zh-TW", o, out);
   CHECK(html.find("<html lang=\"zh-TW\">") != std::string::npos);
   CHECK(html.find("tunneldoc 報告") != std::string::npos);  // the page's own words
   CHECK(html.find("未解決的事件") != std::string::npos);
