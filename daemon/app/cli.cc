@@ -112,6 +112,8 @@ std::unique_ptr<CLI::App> make_cli(CommandLine& options, const std::string& defa
   serve_cmd->add_option("--stream", serve.stream, "Records on the output: incidents (default), lines or all")
       ->check(CLI::IsMember({"lines", "incidents", "all"}));
   serve_cmd->add_option("--log-level", serve.log_level, "trace, debug, info, warn, error, critical or off");
+  serve_cmd->add_option("--user", serve.user, "Started as root: become USER once bound (drops every capability)");
+  serve_cmd->add_option("--group", serve.group, "With --user: the group to become (default: the user's)");
   serve_cmd->add_option("--ready-file", serve.ready_file, "Write the bound addresses (JSON) here once serving");
   serve_cmd->add_flag("--check-config", serve.check_only, "Check the configuration and knowledge base, then exit");
   add_audience_options(*serve_cmd, serve.lang, serve.versions);

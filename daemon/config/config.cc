@@ -285,6 +285,8 @@ ConfigResult load_config(const std::filesystem::path& path) {
     r.integer(root, "year", 0, 9999, c.year);
     r.integer(root, "poll_interval", 10, 60000, c.poll_interval_ms);
     r.integer(root, "shutdown_timeout", 1, 300, c.shutdown_timeout_seconds);
+    r.get(root, "user", c.user);
+    r.get(root, "group", c.group);
     r.get(root, "output", c.output);
     c.output_set = root["output"].IsDefined() && !root["output"].IsNull();
     if (c.output.empty()) r.error(root["output"], "\"output\" must be a file or \"-\"");

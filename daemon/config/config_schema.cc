@@ -39,6 +39,8 @@ constexpr std::array kKeys = {
   ConfigKey{"", "incidents", "map", "see INCIDENTS KEYS", "How repeats fold into incidents (see INCIDENTS KEYS)."},
   ConfigKey{"", "sinks", "list of sinks", "none", "Where else records go: files, syslog servers, Splunk HEC, Elasticsearch (see SINKS KEYS). With sinks and no \"output\", nothing goes to standard output."},
   ConfigKey{"", "language", "en|zh-TW", "en", "Language of the records' title, diagnosis and remedies: en (English) or zh-TW (Traditional Chinese). Each record says its language in \"lang\"."},
+  ConfigKey{"", "user", "user name", "none", "Started as root: become this user once sockets are bound and the output and state files are open; every capability is dropped (no re-bind later: address changes need a restart). Without it a daemon started as root warns."},
+  ConfigKey{"", "group", "group name", "the user's primary group", "With user: the group to become (the user's supplementary groups from /etc/group are kept)."},
   ConfigKey{"", "versions", "map", "every version", "Software versions the operator runs (see VERSIONS KEYS), e.g. {asa: \"9.16\", ios: \"15.4\"}."},
 
   ConfigKey{"listeners[]", "type", "udp|tcp|tls", "", "Required. The transport."},

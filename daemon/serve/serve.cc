@@ -7,10 +7,12 @@
 #include "tunneldoc/serve.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <chrono>
@@ -32,6 +34,7 @@
 #include "tunneldoc/metrics_server.h"
 #include "tunneldoc/output.h"
 #include "tunneldoc/pipeline.h"
+#include "tunneldoc/privileges.h"
 #include "tunneldoc/render.h"
 #include "tunneldoc/route.h"
 #include "tunneldoc/sink.h"
@@ -119,6 +122,8 @@ void apply_overrides(const ServeOptions& o, ServeConfig& c, std::vector<std::str
   for (const auto& [platform, version] : o.versions)
     add_software_version(platform + "=" + version, c.audience.versions);
   for (const std::string& f : o.files) c.files.push_back(FileSourceConfig{f, false});
+  if (o.user) c.user = *o.user;
+  if (o.group) c.group = *o.group;
   if (o.metrics) {
     if (*o.metrics == "off") {
       c.metrics.reset();
@@ -144,14 +149,36 @@ ConfigResult assemble_config(const ServeOptions& o) {
   }
   apply_overrides(o, r.config, r.errors);
   if (r.errors.empty()) validate_config(r.config, r.errors);
+  check_not_world_writable(o.config_file, r.config.signatures, r.errors);
+  check_account(r.config.user, r.config.group, r.errors);
   return r;
+}
+
+// "udp:127.0.0.1:0": what identifies a listener across a reload.
+std::string listener_key(const ListenerConfig& l) {
+  return std::string(to_string(l.transport)) + ":" + l.endpoint.to_string();
+}
+
+// The listener of `other` that is `list[i]` after a reload: the same key, and
+// as many of that key before it (two listeners on ephemeral ports share one).
+std::optional<std::size_t> counterpart(const std::vector<ListenerConfig>& list, std::size_t i,
+                                       const std::vector<ListenerConfig>& other) {
+  const std::string key = listener_key(list[i]);
+  std::size_t nth = 0;
+  for (std::size_t k = 0; k < i; ++k) nth += listener_key(list[k]) == key;
+  for (std::size_t k = 0; k < other.size(); ++k) {
+    if (listener_key(other[k]) == key && nth-- == 0) return k;
+  }
+  return std::nullopt;
 }
 
 class Server {
  public:
   // `reassemble` builds the configuration again on SIGHUP.
-  Server(ServeOptions options, ServeConfig config, std::function<ConfigResult()> reassemble)
-      : options_(std::move(options)),
+  // `tail` has no user: to suggest (`takes_user` false).
+  Server(ServeOptions options, ServeConfig config, std::function<ConfigResult()> reassemble, bool takes_user = true)
+      : takes_user_(takes_user),
+        options_(std::move(options)),
         config_(std::move(config)),
         reassemble_(std::move(reassemble)),
         reload_ok_(metrics_.counter("tunneldoc_reloads_total", "Reloads (SIGHUP)", {{"result", "ok"}})),
@@ -162,6 +189,11 @@ class Server {
             metrics_.gauge("tunneldoc_kb_load_seconds", "Time the knowledge base in service took to load")),
         kb_signatures_(metrics_.gauge("tunneldoc_kb_signatures", "Signatures in the knowledge base in service")),
         up_(metrics_.gauge("tunneldoc_up", "1 while serving")),
+        reload_signals_(metrics_.counter("tunneldoc_reload_signals_total",
+                                         "SIGHUPs handled (the kernel merges one sent while another is pending); those "
+                                         "arriving while a reload runs cause one more reload")),
+        restart_needed_(metrics_.gauge("tunneldoc_reload_restart_needed",
+                                       "Changes the last reload could not apply (they need a restart)")),
         tick_(control_) {
     last_reload_ok_.set(1);
   }
@@ -172,16 +204,20 @@ class Server {
   bool open_state_dir(std::string& error);
   bool open_sinks(std::string& error);
   bool bind(std::string& error);
+  bool become_user(std::string& error);
   void write_ready_file();
   void arm_signals();
   void arm_tick();
-  void reload();
+  void request_reload();
+  void finish_reload(const ConfigResult& next, const LoadResult& loaded);
+  std::vector<std::string> restart_needed(const ServeConfig& next) const;
   void shutdown();
   void stop_everything();
   void save_incidents();
   void note_kb(const KnowledgeBase& kb);
   Health health() const;
 
+  bool takes_user_;
   ServeOptions options_;
   ServeConfig config_;
   std::function<ConfigResult()> reassemble_;
@@ -192,7 +228,9 @@ class Server {
   Gauge& kb_load_seconds_;
   Gauge& kb_signatures_;
   Gauge& up_;
-  Gauge* kb_info_ = nullptr;
+  Counter& reload_signals_;
+  Gauge& restart_needed_;
+  const char kb_info_owner_ = 0;  // owns the tunneldoc_kb_info probe of the knowledge base in service
 
   std::unique_ptr<StatusStore> view_;  // the status page's picture, when the HTTP endpoint is on
   std::unique_ptr<StatusPages> pages_;
@@ -213,15 +251,22 @@ class Server {
   std::unique_ptr<Tailer> tailer_;
   std::atomic<bool> serving_{false};
   bool stopping_ = false;  // control thread only
+  // SIGHUP: the configuration and knowledge base load on reload_thread_, then
+  // finish_reload() applies them on the control thread; SIGHUPs during a
+  // reload are merged into one more (control thread only).
+  std::thread reload_thread_;
+  bool reloading_ = false;
+  bool reload_again_ = false;
   std::chrono::steady_clock::time_point stop_requested_;
   int ticks_ = 0;
 };
 
 void Server::note_kb(const KnowledgeBase& kb) {
-  if (kb_info_ != nullptr) kb_info_->set(0);
-  kb_info_ = &metrics_.gauge("tunneldoc_kb_info", "The knowledge base in service (value 1) and earlier ones (0)",
-                             {{"version", kb.version()}, {"directory", kb.directory().string()}});
-  kb_info_->set(1);
+  // Only the knowledge base in service has a series: a replaced one's goes.
+  metrics_.remove_probes(&kb_info_owner_);
+  metrics_.probe(
+      "tunneldoc_kb_info", "The knowledge base in service (value 1)", "gauge",
+      {{"version", kb.version()}, {"directory", kb.directory().string()}}, [] { return 1.0; }, &kb_info_owner_);
   kb_load_seconds_.set(kb.load_milliseconds() / 1000.0);
   kb_signatures_.set(static_cast<double>(kb.signatures().size()));
 }
@@ -341,6 +386,26 @@ bool Server::bind(std::string& error) {
   return true;
 }
 
+// After the bind phase: no new privileges, then the configured user (or a
+// warning when root stays root). The state directory must stay writable.
+bool Server::become_user(std::string& error) {
+  if (!forbid_new_privileges(error)) return false;
+  if (config_.user.empty()) {
+    if (::geteuid() == 0 && takes_user_)
+      spdlog::warn(
+          "running as root with every capability; set user: in the configuration (or --user), e.g. user: "
+          "tunneldoc, to drop them once the sockets are bound");
+    return true;
+  }
+  if (!drop_privileges(config_.user, config_.group, error)) return false;
+  if (!config_.state_dir.empty() && ::access(config_.state_dir.c_str(), W_OK) != 0) {
+    error = "state directory " + config_.state_dir.string() + " is not writable by user " + config_.user;
+    return false;
+  }
+  spdlog::info("running as user {} (uid {}, gid {}), no capabilities", config_.user, ::getuid(), ::getgid());
+  return true;
+}
+
 void Server::write_ready_file() {
   if (options_.ready_file.empty()) return;
   nlohmann::ordered_json j;
@@ -366,7 +431,7 @@ void Server::arm_signals() {
   signals_->async_wait([this](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     if (signo == SIGHUP) {
-      reload();
+      request_reload();
     } else {
       spdlog::info("{} received: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
       shutdown();
@@ -392,8 +457,94 @@ void Server::save_incidents() {
   if (!pipeline_->correlator().save(incidents_file_, error)) spdlog::error("cannot save incidents: {}", error);
 }
 
-void Server::reload() {
+void Server::request_reload() {
+  reload_signals_.inc();
+  if (reloading_) {
+    reload_again_ = true;  // however many arrive now: one more reload, after this one
+    return;
+  }
+  reloading_ = true;
+  reload_again_ = false;
   spdlog::info("SIGHUP: reloading the configuration and the knowledge base");
+  if (reload_thread_.joinable()) reload_thread_.join();
+  // The slow part (reading and compiling) runs off the control thread, so a
+  // reload never delays SIGTERM or /healthz.
+  reload_thread_ = std::thread([this] {
+    auto next = std::make_shared<ConfigResult>(reassemble_());
+    auto loaded = std::make_shared<LoadResult>();
+    if (next->ok()) *loaded = load_checked_knowledge_base(next->config.signatures);
+    asio::post(control_, [this, next, loaded] {
+      finish_reload(*next, *loaded);
+      reloading_ = false;
+      if (reload_again_ && !stopping_) {
+        reload_again_ = false;
+        spdlog::info("SIGHUP received during the reload: reloading again");
+        request_reload();
+      }
+    });
+  });
+}
+
+// What changed in `next` that a running daemon cannot take, by name.
+std::vector<std::string> Server::restart_needed(const ServeConfig& next) const {
+  std::vector<std::string> changed;
+  const ServeConfig& now = config_;
+  for (std::size_t i = 0; i < next.listeners.size(); ++i) {
+    if (!counterpart(next.listeners, i, now.listeners))
+      changed.push_back(fmt::format("listener {} added", listener_key(next.listeners[i])));
+  }
+  for (std::size_t i = 0; i < now.listeners.size(); ++i) {
+    if (!counterpart(now.listeners, i, next.listeners))
+      changed.push_back(fmt::format("listener {} removed",
+                                    i < listeners_.size() ? listeners_[i]->name() : listener_key(now.listeners[i])));
+  }
+  auto endpoint = [](const std::optional<Endpoint>& e) { return e ? e->to_string() : std::string("off"); };
+  auto files = [](const ServeConfig& c) {
+    std::string s;
+    for (const auto& f : c.files) s += f.path.string() + (f.from_start ? "+" : "") + "\n";
+    return s;
+  };
+  auto cidrs = [](const std::vector<Cidr>& v) {
+    std::string s;
+    for (const auto& c : v) s += c.to_string() + " ";
+    return s;
+  };
+  auto sinks = [](const ServeConfig& c) {
+    std::string s;
+    for (const auto& k : c.sinks) s += k.url + "\n";
+    return s;
+  };
+  const std::pair<const char*, bool> keys[] = {
+      {"metrics address", endpoint(next.metrics) != endpoint(now.metrics)},
+      {"metrics path", next.metrics_path != now.metrics_path},
+      {"metrics allow", cidrs(next.metrics_allow) != cidrs(now.metrics_allow)},
+      {"metrics token_file", next.metrics_token_file != now.metrics_token_file},
+      {"output", next.output != now.output},
+      {"sinks", sinks(next) != sinks(now)},
+      {"stream", next.stream != now.stream},
+      {"queue_size", next.queue_size != now.queue_size},
+      {"files", files(next) != files(now)},
+      {"state_file", next.state_file != now.state_file},
+      {"state_dir", next.state_dir != now.state_dir},
+      {"poll_interval", next.poll_interval_ms != now.poll_interval_ms},
+      {"threads", next.threads != now.threads},
+      {"year", next.year != now.year},
+      {"incidents", next.update_interval_seconds != now.update_interval_seconds ||
+                        next.quiet_timeout_seconds != now.quiet_timeout_seconds || next.max_tracked != now.max_tracked},
+      {"language", next.audience.lang != now.audience.lang},
+      {"versions", next.audience.versions != now.audience.versions},
+      {"user", next.user != now.user || next.group != now.group},
+  };
+  for (const auto& [key, differs] : keys) {
+    if (differs) changed.push_back(key);
+  }
+  return changed;
+}
+
+// On the control thread, with what the reload thread loaded: reopen the
+// outputs, then apply everything or nothing (a listener whose new TLS files
+// do not load rejects the reload), and name what needs a restart.
+void Server::finish_reload(const ConfigResult& next, const LoadResult& loaded) {
   bool outputs_ok = true;
   for (auto& sink : sinks_) {
     std::string error;
@@ -402,7 +553,6 @@ void Server::reload() {
       spdlog::error("cannot reopen the output {}: {}", sink->name(), error);
     }
   }
-  ConfigResult next = reassemble_();
   auto fail = [&](const std::string& what, const std::vector<std::string>& problems) {
     reload_failed_.inc();
     last_reload_ok_.set(0);
@@ -414,42 +564,58 @@ void Server::reload() {
     fail("the configuration " + options_.config_file.string() + " is broken", next.errors);
     return;
   }
-  LoadResult loaded = load_checked_knowledge_base(next.config.signatures);
   if (!loaded.ok()) {
     std::vector<std::string> problems;
     for (const auto& p : loaded.problems) problems.push_back(p.to_string());
     fail("the knowledge base in " + next.config.signatures.string() + " does not load", problems);
     return;
   }
+  // Every listener that stays gets its new settings; prepared first, so one
+  // that cannot take them leaves every listener as it was.
+  std::vector<std::function<void()>> apply;
+  std::vector<std::size_t> applied_to;
+  std::vector<std::string> problems;
+  std::vector<std::size_t> taken_from;
+  for (std::size_t i = 0; i < config_.listeners.size() && i < listeners_.size(); ++i) {
+    const auto k = counterpart(config_.listeners, i, next.config.listeners);
+    if (!k) continue;
+    std::string error;
+    if (auto f = listeners_[i]->reconfigure(next.config.listeners[*k], error)) {
+      apply.push_back(std::move(f));
+      applied_to.push_back(i);
+      taken_from.push_back(*k);
+    } else {
+      problems.push_back(listeners_[i]->name() + ": " + error);
+    }
+  }
+  if (!problems.empty()) {
+    fail("a listener cannot use its new settings", problems);
+    return;
+  }
+  for (std::size_t k = 0; k < apply.size(); ++k) {
+    apply[k]();
+    config_.listeners[applied_to[k]] = next.config.listeners[taken_from[k]];
+  }
   pipeline_->swap_knowledge_base(loaded.matcher);
   note_kb(*loaded.kb);
   setup_logging(next.config.log_level);
-  // Sockets, files, outputs and correlation limits are set at start; changing them needs a restart.
-  auto listeners_of = [](const ServeConfig& c) {
-    std::string s;
-    for (const auto& l : c.listeners) s += std::string(to_string(l.transport)) + ":" + l.endpoint.to_string() + " ";
-    return s;
-  };
-  auto sinks_of = [](const ServeConfig& c) {
-    std::string s;
-    for (const auto& k : c.sinks) s += k.url + " ";
-    return s;
-  };
-  if (listeners_of(next.config) != listeners_of(config_) || next.config.output != config_.output ||
-      sinks_of(next.config) != sinks_of(config_) || next.config.files.size() != config_.files.size() ||
-      next.config.stream != config_.stream || next.config.state_dir != config_.state_dir ||
-      next.config.audience.lang != config_.audience.lang || next.config.audience.versions != config_.audience.versions)
-    spdlog::warn(
-        "listeners, files, output, sinks, stream, state_dir, language and versions changes take effect at the next "
-        "restart");
+  config_.log_level = next.config.log_level;
+  config_.shutdown_timeout_seconds = next.config.shutdown_timeout_seconds;
+  config_.signatures = next.config.signatures;
+  const std::vector<std::string> later = restart_needed(next.config);
+  restart_needed_.set(static_cast<double>(later.size()));
+  if (!later.empty())
+    spdlog::warn("reload: {} change{} need{} a restart: {}", later.size(), later.size() == 1 ? "" : "s",
+                 later.size() == 1 ? "s" : "", fmt::join(later, "; "));
   if (!outputs_ok) {
     fail("an output could not be reopened", {"see the errors above; /healthz reports the sink"});
     return;
   }
   reload_ok_.inc();
   last_reload_ok_.set(1);
-  spdlog::info("reloaded: knowledge base {} ({} signatures, {} rules, {:.1f} ms)", loaded.kb->version(),
-               loaded.kb->signatures().size(), loaded.kb->rules().size(), loaded.kb->load_milliseconds());
+  spdlog::info("reloaded: knowledge base {} ({} signatures, {} rules, {:.1f} ms); listener settings applied to {}",
+               loaded.kb->version(), loaded.kb->signatures().size(), loaded.kb->rules().size(),
+               loaded.kb->load_milliseconds(), apply.size());
 }
 
 void Server::shutdown() {
@@ -530,6 +696,10 @@ int Server::run() {
     std::cerr << "tunneldoc: " << error << '\n';
     return 1;
   }
+  if (!become_user(error)) {
+    std::cerr << "tunneldoc: " << error << '\n';
+    return 2;
+  }
 
   // Phase: run.
   for (auto& s : sinks_) s->start();
@@ -586,6 +756,9 @@ int Server::run() {
         "tunneldoc_sink_dropped_total)",
         abandoned, abandoned == 1 ? "" : "s");
   }
+  // A reload still loading when SIGTERM came: its result is never applied;
+  // waited for last, so it takes nothing from shutdown_timeout's budget.
+  if (reload_thread_.joinable()) reload_thread_.join();
   spdlog::info("stopped");
   return 0;
 }
@@ -625,13 +798,19 @@ int run_tail(const TailOptions& options) {
   apply_overrides(o, r.config, r.errors);
   for (const std::string& f : options.files) r.config.files.push_back(FileSourceConfig{f, options.from_start});
   if (r.errors.empty()) validate_config(r.config, r.errors);
+  check_not_world_writable({}, r.config.signatures, r.errors);
   if (!r.ok()) {
     for (const std::string& e : r.errors) std::cerr << "tunneldoc: " << e << '\n';
     return 2;
   }
   setup_logging(r.config.log_level);
   const ServeConfig fixed = r.config;
-  Server server(o, std::move(r.config), [fixed] { return ConfigResult{fixed, {}}; });
+  Server server(
+      o, std::move(r.config),
+      [fixed] {
+        return ConfigResult{fixed, {}};
+      },
+      /*takes_user=*/false);
   return server.run();
 }
 

@@ -25,6 +25,7 @@
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <utility>  // before Boost 1.74 Asio: awaitable.hpp needs std::exchange
@@ -79,6 +80,60 @@ HostKey host_key(const asio::ip::address& a) {
 
 class StreamListener;
 
+// What a reload may change: the settings a connection is accepted and served
+// with. Immutable once made; a connection keeps the ones it was accepted with.
+struct Settings {
+  ListenerConfig config;
+  Allowlist allow;
+  std::shared_ptr<ssl::context> tls;  // TLS listeners only
+};
+
+// The TLS server context for `c`; null with `error` when the certificate,
+// key or CA file cannot be used.
+std::shared_ptr<ssl::context> make_tls_context(const ListenerConfig& c, std::string& error) {
+  auto tls = std::make_shared<ssl::context>(ssl::context::tls_server);
+  boost::system::error_code ec;
+  ::SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_2_VERSION);
+  tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                   ssl::context::single_dh_use);
+  // An idle TLS connection gives its record buffers back.
+  ::SSL_CTX_set_mode(tls->native_handle(), SSL_MODE_RELEASE_BUFFERS);
+  tls->use_certificate_chain_file(c.certificate.string(), ec);
+  if (ec) {
+    error = "tls: cannot use certificate " + c.certificate.string() + ": " + ec.message();
+    return nullptr;
+  }
+  tls->use_private_key_file(c.key.string(), ssl::context::pem, ec);
+  if (ec) {
+    error = "tls: cannot use key " + c.key.string() + ": " + ec.message();
+    return nullptr;
+  }
+  if (::SSL_CTX_check_private_key(tls->native_handle()) != 1) {
+    error = "tls: the key " + c.key.string() + " does not belong to the certificate";
+    return nullptr;
+  }
+  if (!c.ca.empty()) {
+    tls->load_verify_file(c.ca.string(), ec);
+    if (ec) {
+      error = "tls: cannot load CA file " + c.ca.string() + ": " + ec.message();
+      return nullptr;
+    }
+  }
+  tls->set_verify_mode(c.verify_client ? ssl::verify_peer | ssl::verify_fail_if_no_peer_cert : ssl::verify_none);
+  return tls;
+}
+
+std::shared_ptr<const Settings> make_settings(const ListenerConfig& c, std::string& error) {
+  auto s = std::make_shared<Settings>();
+  s->config = c;
+  s->allow = Allowlist(c.allow);
+  if (c.transport == Transport::tls) {
+    s->tls = make_tls_context(c, error);
+    if (!s->tls) return nullptr;
+  }
+  return s;
+}
+
 // What the listener needs to know about a connection to close it at stop.
 class ConnectionBase {
  public:
@@ -96,9 +151,8 @@ class StreamListener final : public Listener, public std::enable_shared_from_thi
         config_(config),
         pipeline_(pipeline),
         metrics_(metrics),
-        allow_(config.allow),
-        acceptor_(asio::make_strand(io)),
-        tls_(ssl::context::tls_server) {}
+        max_buffered_(config.max_buffered),
+        acceptor_(asio::make_strand(io)) {}
 
   bool bind(std::string& error);
   void start() override {
@@ -108,10 +162,10 @@ class StreamListener final : public Listener, public std::enable_shared_from_thi
   std::string name() const override { return name_; }
   Endpoint local_endpoint() const override { return local_; }
   Transport transport() const override { return config_.transport; }
+  std::function<void()> reconfigure(const ListenerConfig& next, std::string& error);
 
   // For connections.
   bool stopping() const { return stopping_.load(); }
-  const ListenerConfig& config() const { return config_; }
   Pipeline& pipeline() { return pipeline_; }
   ListenerCounters& counters() { return *counters_; }
   RateLimit& malformed_log() { return malformed_log_; }
@@ -127,7 +181,7 @@ class StreamListener final : public Listener, public std::enable_shared_from_thi
   bool charge(std::size_t n) {
     std::size_t used = buffered_.load(std::memory_order_relaxed);
     do {
-      if (used + n > config_.max_buffered) return false;
+      if (used + n > max_buffered_.load(std::memory_order_relaxed)) return false;
     } while (!buffered_.compare_exchange_weak(used, used + n, std::memory_order_relaxed));
     counters_->buffered.add(static_cast<double>(n));
     return true;
@@ -140,20 +194,20 @@ class StreamListener final : public Listener, public std::enable_shared_from_thi
  private:
   void accept();
   void on_accept(const boost::system::error_code& ec, tcp::socket socket);
-  bool allowed(const tcp::endpoint& peer) const {
-    if (allow_.empty()) return true;
+  static bool allowed(const Allowlist& allow, const tcp::endpoint& peer) {
+    if (allow.empty()) return true;
     const auto a = peer.address();
-    if (a.is_v4()) return allow_.allows(false, a.to_v4().to_bytes().data());
-    return allow_.allows(true, a.to_v6().to_bytes().data());
+    if (a.is_v4()) return allow.allows(false, a.to_v4().to_bytes().data());
+    return allow.allows(true, a.to_v6().to_bytes().data());
   }
 
   asio::io_context& io_;
   ListenerConfig config_;
   Pipeline& pipeline_;
   MetricsRegistry& metrics_;
-  Allowlist allow_;
+  std::atomic<std::size_t> max_buffered_;
   tcp::acceptor acceptor_;
-  ssl::context tls_;
+  std::shared_ptr<const Settings> settings_;  // replaced and read on the acceptor's strand only
   Endpoint local_;
   std::string name_;
   std::unique_ptr<ListenerCounters> counters_;
@@ -174,13 +228,15 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   static constexpr bool kTls = !std::is_same_v<Stream, tcp::socket>;
 
   template <class... Args>
-  Connection(std::shared_ptr<StreamListener> owner, std::uint64_t id, const tcp::endpoint& peer, Args&&... args)
+  Connection(std::shared_ptr<StreamListener> owner, std::shared_ptr<const Settings> settings, std::uint64_t id,
+             const tcp::endpoint& peer, Args&&... args)
       : owner_(std::move(owner)),
+        settings_(std::move(settings)),
         id_(id),
         host_key_(host_key(peer.address())),
         stream_(std::forward<Args>(args)...),
         timer_(stream_.get_executor()),
-        parser_(owner_->config().max_frame) {
+        parser_(settings_->config.max_frame) {
     if constexpr (kTls) buffer_ = std::make_unique<std::array<char, kReadSize>>();
     host_ = peer.address().to_string();
     source_ = std::string(kTls ? "tls:" : "tcp:") + (peer.address().is_v6() ? "[" + host_ + "]" : host_) + ":" +
@@ -199,7 +255,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
       return;
     }
     if constexpr (kTls) {
-      arm_timer(std::chrono::seconds(owner_->config().handshake_timeout_seconds));
+      arm_timer(std::chrono::seconds(settings_->config.handshake_timeout_seconds));
       stream_.async_handshake(
           ssl::stream_base::server,
           [self = this->shared_from_this()](const boost::system::error_code& ec) { self->on_handshake(ec); });
@@ -235,7 +291,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
       if (self->timer_.expiry() > std::chrono::steady_clock::now()) return;
       if (!self->draining_)
         spdlog::debug("{}: {} closed after {} s of silence", self->owner_->name(), self->source_,
-                      self->owner_->config().idle_timeout_seconds);
+                      self->settings_->config.idle_timeout_seconds);
       self->end(/*stream_ended=*/false);
     });
   }
@@ -256,7 +312,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
 
   void read() {
     if (closed_) return;
-    if (!draining_) arm_timer(std::chrono::seconds(owner_->config().idle_timeout_seconds));
+    if (!draining_) arm_timer(std::chrono::seconds(settings_->config.idle_timeout_seconds));
     if constexpr (kTls) {
       stream_.async_read_some(asio::buffer(*buffer_),
                               [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
@@ -291,15 +347,18 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   }
 
   // Plain TCP: reads what the kernel holds without blocking, `max` reads at
-  // most. False when the connection is closed (end of stream, error, or a
-  // broken stream).
-  bool read_available(int max) {
+  // most; `*empty` is set when the kernel held no more. False when the
+  // connection is closed (end of stream, error, or a broken stream).
+  bool read_available(int max, bool* empty = nullptr) {
     char* buffer = thread_buffer();
     for (int i = 0; i < max && !closed_; ++i) {
       boost::system::error_code ec;
       const std::size_t n = socket().read_some(asio::buffer(buffer, kThreadBuffer), ec);
       if (n > 0) consume(std::string_view(buffer, n));
-      if (would_block(ec)) return !closed_;
+      if (would_block(ec)) {
+        if (empty != nullptr) *empty = true;
+        return !closed_;
+      }
       if (ec) {
         if (is_reset(ec)) owner_->counters().reset.inc();
         end(/*stream_ended=*/true);
@@ -345,7 +404,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
           spdlog::warn(
               "{}: incomplete messages on open connections hold max_buffered ({} bytes); closed {} which needed "
               "more ({} more closed since the last report)",
-              owner_->name(), owner_->config().max_buffered, source_, suppressed);
+              owner_->name(), settings_->config.max_buffered, source_, suppressed);
         parser_.reset();
         close();
         return;
@@ -365,7 +424,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
       std::uint64_t suppressed = 0;
       if (owner_->oversize_log().allow(suppressed))
         spdlog::warn("{}: {} sent a message longer than max_frame ({} bytes); it was cut ({} more cut since)",
-                     owner_->name(), source_, owner_->config().max_frame, suppressed);
+                     owner_->name(), source_, settings_->config.max_frame, suppressed);
     }
     if (parser_.frame().empty()) return;
     Origin origin;
@@ -397,8 +456,23 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
       // Only a wait is pending, no read into a buffer: reading here cannot
       // race with it. close() cancels the wait.
       timer_.cancel();
-      if (read_available(kShutdownReads)) end(/*stream_ended=*/false);
+      drain_some(kShutdownReads);
     }
+  }
+
+  // Plain TCP at shutdown: what the kernel holds, in slices of
+  // kReadsPerWakeup reads, each slice its own handler, so other connections
+  // drain alongside and the shutdown deadline (io_context::stop) can cut in
+  // between slices: what was read is processed, the rest stays unread.
+  void drain_some(int left) {
+    bool empty = false;
+    if (!read_available(std::min(left, kReadsPerWakeup), &empty)) return;
+    left -= kReadsPerWakeup;
+    if (empty || left <= 0) {
+      end(/*stream_ended=*/false);
+      return;
+    }
+    asio::post(stream_.get_executor(), [self = this->shared_from_this(), left] { self->drain_some(left); });
   }
 
   void close() {
@@ -410,7 +484,8 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     socket().close(ec);
   }
 
-  std::shared_ptr<StreamListener> owner_;  // outlives every connection, even at io_context teardown
+  std::shared_ptr<StreamListener> owner_;     // outlives every connection, even at io_context teardown
+  std::shared_ptr<const Settings> settings_;  // accepted with these; a reload does not change them
   std::uint64_t id_;
   HostKey host_key_;
   Stream stream_;
@@ -431,36 +506,8 @@ bool StreamListener::bind(std::string& error) {
     return false;
   }
   const char* kind = to_string(config_.transport);
-  if (config_.transport == Transport::tls) {
-    ::SSL_CTX_set_min_proto_version(tls_.native_handle(), TLS1_2_VERSION);
-    tls_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                     ssl::context::single_dh_use);
-    // An idle TLS connection gives its record buffers back.
-    ::SSL_CTX_set_mode(tls_.native_handle(), SSL_MODE_RELEASE_BUFFERS);
-    tls_.use_certificate_chain_file(config_.certificate.string(), ec);
-    if (ec) {
-      error = "tls: cannot use certificate " + config_.certificate.string() + ": " + ec.message();
-      return false;
-    }
-    tls_.use_private_key_file(config_.key.string(), ssl::context::pem, ec);
-    if (ec) {
-      error = "tls: cannot use key " + config_.key.string() + ": " + ec.message();
-      return false;
-    }
-    if (::SSL_CTX_check_private_key(tls_.native_handle()) != 1) {
-      error = "tls: the key " + config_.key.string() + " does not belong to the certificate";
-      return false;
-    }
-    if (!config_.ca.empty()) {
-      tls_.load_verify_file(config_.ca.string(), ec);
-      if (ec) {
-        error = "tls: cannot load CA file " + config_.ca.string() + ": " + ec.message();
-        return false;
-      }
-    }
-    tls_.set_verify_mode(config_.verify_client ? ssl::verify_peer | ssl::verify_fail_if_no_peer_cert
-                                               : ssl::verify_none);
-  }
+  settings_ = make_settings(config_, error);
+  if (!settings_) return false;
   const tcp::endpoint ep(address, config_.endpoint.port);
   acceptor_.open(ep.protocol(), ec);
   if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
@@ -477,6 +524,17 @@ bool StreamListener::bind(std::string& error) {
   name_ = std::string(kind) + ":" + local_.to_string();
   counters_ = std::make_unique<ListenerCounters>(metrics_, name_);
   return true;
+}
+
+std::function<void()> StreamListener::reconfigure(const ListenerConfig& next, std::string& error) {
+  std::shared_ptr<const Settings> settings = make_settings(next, error);
+  if (!settings) return {};
+  return [self = shared_from_this(), settings = std::move(settings)] {
+    asio::post(self->acceptor_.get_executor(), [self, settings] {
+      self->max_buffered_.store(settings->config.max_buffered, std::memory_order_relaxed);
+      self->settings_ = settings;
+    });
+  };
 }
 
 void StreamListener::accept() {
@@ -512,7 +570,9 @@ void StreamListener::on_accept(const boost::system::error_code& ec, tcp::socket 
     return;
   }
   std::uint64_t suppressed = 0;
-  if (!allowed(peer)) {
+  const std::shared_ptr<const Settings> settings = settings_;
+  const ListenerConfig& config = settings->config;
+  if (!allowed(settings->allow, peer)) {
     counters_->denied.inc();
     if (denied_log_.allow(suppressed))
       spdlog::warn("{}: connection from {} denied by the allowlist ({} more denied since the last report)", name_,
@@ -531,24 +591,24 @@ void StreamListener::on_accept(const boost::system::error_code& ec, tcp::socket 
     const std::size_t open = connections_.size();
     const auto host = per_host_.find(key);
     const std::size_t from_host = host == per_host_.end() ? 0 : host->second;
-    if (open >= config_.max_connections) {
+    if (open >= config.max_connections) {
       counters_->refused.inc();
       refused = "max_connections";
-    } else if (from_host >= config_.max_connections_per_host) {
+    } else if (from_host >= config.max_connections_per_host) {
       counters_->refused_per_host.inc();
       refused = "max_connections_per_host";
-    } else if (from_host > 0 && open >= config_.max_connections - effective_reserve(config_)) {
+    } else if (from_host > 0 && open >= config.max_connections - effective_reserve(config)) {
       counters_->refused_reserve.inc();
       refused = "the reserve for new hosts";
     } else {
       const std::uint64_t id = next_id_++;
       if (config_.transport == Transport::tls) {
-        auto t = std::make_shared<Connection<ssl::stream<tcp::socket>>>(shared_from_this(), id, peer, std::move(socket),
-                                                                        tls_);
+        auto t = std::make_shared<Connection<ssl::stream<tcp::socket>>>(shared_from_this(), settings, id, peer,
+                                                                        std::move(socket), *settings->tls);
         connections_[id] = t;
         c = std::move(t);
       } else {
-        auto t = std::make_shared<Connection<tcp::socket>>(shared_from_this(), id, peer, std::move(socket));
+        auto t = std::make_shared<Connection<tcp::socket>>(shared_from_this(), settings, id, peer, std::move(socket));
         connections_[id] = t;
         c = std::move(t);
       }
@@ -597,6 +657,9 @@ class StreamListenerHandle final : public Listener {
   std::string name() const override { return impl_->name(); }
   Endpoint local_endpoint() const override { return impl_->local_endpoint(); }
   Transport transport() const override { return impl_->transport(); }
+  std::function<void()> reconfigure(const ListenerConfig& next, std::string& error) override {
+    return impl_->reconfigure(next, error);
+  }
 
  private:
   std::shared_ptr<StreamListener> impl_;

@@ -57,6 +57,11 @@ std::uint64_t kernel_drops(const std::vector<unsigned long>& inodes) {
 
 class UdpListener final : public Listener {
  public:
+  struct Settings {
+    Allowlist allow;
+    std::size_t max_frame;
+  };
+
   struct Receiver {
     explicit Receiver(asio::io_context& io) : strand(asio::make_strand(io)), socket(strand) {}
     asio::strand<asio::io_context::executor_type> strand;
@@ -69,10 +74,16 @@ class UdpListener final : public Listener {
     std::array<iovec, kBatch> iovecs{};
     std::array<sockaddr_storage, kBatch> senders{};
     unsigned long inode = 0;
+    // What a reload may change; replaced and read on this receiver's strand only.
+    std::shared_ptr<const Settings> settings;
   };
 
   UdpListener(asio::io_context& io, const ListenerConfig& config, Pipeline& pipeline, MetricsRegistry& metrics)
-      : io_(io), config_(config), pipeline_(pipeline), metrics_(metrics), allow_(config.allow) {}
+      : io_(io),
+        config_(config),
+        pipeline_(pipeline),
+        metrics_(metrics),
+        settings_(std::make_shared<const Settings>(Settings{Allowlist(config.allow), config.max_frame})) {}
 
   ~UdpListener() override { metrics_.remove_probes(this); }
 
@@ -88,12 +99,13 @@ class UdpListener final : public Listener {
     using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
     for (int i = 0; i < count; ++i) {
       auto r = std::make_unique<Receiver>(io_);
+      r->settings = settings_;
       r->socket.open(ep.protocol(), ec);
       // The first socket binds without SO_REUSEPORT, so the bind fails if any
       // other socket holds the port (another tunneldoc, another syslog
       // daemon); only then is the port opened to our own further sockets.
       if (!ec && i > 0) r->socket.set_option(ReusePort(true), ec);
-      if (!ec) set_receive_buffer(*r, i == 0);
+      if (!ec) set_receive_buffer(*r, config_.receive_buffer, i == 0);
       if (!ec) r->socket.bind(ep, ec);
       if (!ec && i == 0 && count > 1) r->socket.set_option(ReusePort(true), ec);
       if (ec) {
@@ -143,9 +155,23 @@ class UdpListener final : public Listener {
   Endpoint local_endpoint() const override { return local_; }
   Transport transport() const override { return Transport::udp; }
 
+  std::function<void()> reconfigure(const ListenerConfig& next, std::string&) override {
+    auto settings = std::make_shared<const Settings>(Settings{Allowlist(next.allow), next.max_frame});
+    const std::size_t receive_buffer = next.receive_buffer;
+    return [this, settings, receive_buffer] {
+      for (std::size_t i = 0; i < receivers_.size(); ++i) {
+        Receiver* r = receivers_[i].get();
+        asio::post(r->strand, [this, r, settings, receive_buffer, report = i == 0] {
+          r->settings = settings;
+          set_receive_buffer(*r, receive_buffer, report);
+        });
+      }
+    };
+  }
+
  private:
-  void set_receive_buffer(Receiver& r, bool report) {
-    const int want = static_cast<int>(std::min<std::size_t>(config_.receive_buffer, INT32_MAX / 2));
+  void set_receive_buffer(Receiver& r, std::size_t size, bool report) {
+    const int want = static_cast<int>(std::min<std::size_t>(size, INT32_MAX / 2));
     // SO_RCVBUFFORCE goes past net.core.rmem_max when we are privileged.
     if (::setsockopt(r.socket.native_handle(), SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) != 0) {
       boost::system::error_code ec;
@@ -218,15 +244,16 @@ class UdpListener final : public Listener {
     source += ":" + std::to_string(r.sender.port());
   }
 
-  bool allowed(const udp::endpoint& sender) {
-    if (allow_.empty()) return true;
+  static bool allowed(const Allowlist& allow, const udp::endpoint& sender) {
+    if (allow.empty()) return true;
     const auto a = sender.address();
-    if (a.is_v4()) return allow_.allows(false, a.to_v4().to_bytes().data());
-    return allow_.allows(true, a.to_v6().to_bytes().data());
+    if (a.is_v4()) return allow.allows(false, a.to_v4().to_bytes().data());
+    return allow.allows(true, a.to_v6().to_bytes().data());
   }
 
   void handle(Receiver& r, const char* data, std::size_t n) {
-    if (!allowed(r.sender)) {
+    const Settings& settings = *r.settings;
+    if (!allowed(settings.allow, r.sender)) {
       counters_->denied.inc();
       std::uint64_t suppressed = 0;
       if (denied_log_.allow(suppressed)) {
@@ -239,8 +266,8 @@ class UdpListener final : public Listener {
     counters_->bytes.inc(n);
     std::string_view message(data, n);
     bool truncated = false;
-    if (message.size() > config_.max_frame) {
-      message = message.substr(0, config_.max_frame);
+    if (message.size() > settings.max_frame) {
+      message = message.substr(0, settings.max_frame);
       truncated = true;
       counters_->oversize.inc();
     }
@@ -259,7 +286,7 @@ class UdpListener final : public Listener {
   ListenerConfig config_;
   Pipeline& pipeline_;
   MetricsRegistry& metrics_;
-  Allowlist allow_;
+  std::shared_ptr<const Settings> settings_;  // the ones at bind
   std::vector<std::unique_ptr<Receiver>> receivers_;
   Endpoint local_;
   std::string name_;

@@ -103,6 +103,9 @@ struct ServeConfig {
   // The records' language (kLanguages) and the operator's software versions:
   // remedies show only the commands for those versions.
   Audience audience;
+  // Started as root: become this user (and group; default the user's primary
+  // group) once sockets are bound and files opened (privileges.h). "": stay.
+  std::string user, group;
 };
 
 // The configuration used when there is no file: listeners on 127.0.0.1:5514

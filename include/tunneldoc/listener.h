@@ -12,13 +12,25 @@
 // connections and receive errors are counted; the ones an operator must hear
 // about are logged, rate-limited.
 //
+// Reload: reconfigure() prepares new settings for the same transport and
+// address and returns the function that puts them in service, or an empty
+// function (with `error`, nothing changed) when they cannot be used: a TLS
+// certificate, key or CA file that does not load. Put in service: the
+// allowlist and max_frame for the next datagram or connection; UDP:
+// receive_buffer; TCP/TLS: max_connections, the per-host limit and reserve,
+// max_buffered, idle_timeout, handshake_timeout and the TLS certificate, key,
+// CA and verify_client for connections accepted afterwards (an open
+// connection keeps the settings it was accepted with). Address and transport
+// changes need a new listener (a restart).
+//
 // Thread safety: start() and stop() may be called from any thread, once
-// each; handlers run on the io_context's threads and never throw. The
-// io_context, Pipeline and MetricsRegistry must outlive the listener, and
-// the io_context must not be destroyed while handlers are pending.
+// each; reconfigure() and the function it returns from any thread; handlers run on the io_context's threads and never
+// throw. The io_context, Pipeline and MetricsRegistry must outlive the listener, and the io_context must not be
+// destroyed while handlers are pending.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -41,6 +53,7 @@ class Listener {
   virtual std::string name() const = 0;
   virtual Endpoint local_endpoint() const = 0;
   virtual Transport transport() const = 0;
+  virtual std::function<void()> reconfigure(const ListenerConfig& next, std::string& error) = 0;
 };
 
 // `sockets`: the number of SO_REUSEPORT sockets to open on the port, each with

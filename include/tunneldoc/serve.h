@@ -43,6 +43,7 @@ struct ServeOptions {
   std::optional<std::string> stream;               // of the output: incidents, lines or all
   std::string lang;                                // records' language; "": the configuration's
   SoftwareVersions versions;                       // override the configuration's, platform by platform
+  std::optional<std::string> user, group;          // become them after binding (privileges.h)
   std::filesystem::path ready_file;                // written (JSON) once every socket is bound
   bool check_only = false;                         // load and check everything, bind nothing, exit
 };
