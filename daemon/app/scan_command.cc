@@ -413,6 +413,7 @@ int run_scan(const ScanOptions& options, std::ostream& out, std::ostream& err) {
   sink_options.name = "stdout";
   sink_options.stream = options.incidents ? Stream::incidents : options.stream;
   sink_options.when_full = SinkOptions::WhenFull::block;  // a scan loses nothing
+  sink_options.retry = false;  // a failed write ends the scan (exit 1) instead of waiting for a retry
   auto transport = std::make_unique<OstreamTransport>(out);
   OstreamTransport& stdout_transport = *transport;
   Sink sink(sink_options, make_json_encoder(options.audience), std::move(transport), metrics);

@@ -995,31 +995,39 @@ def case_08_failed_reopen(h):
     check(h.delta("tunneldoc_reloads_total", labels='result="ok"') == 0, "not counted as a success")
     check(h.metric("tunneldoc_last_reload_success") == 0, "last reload failed")
     check(stderr_lines(h.daemon, r"cannot reopen the output file:.*serve\.jsonl"), "the sink named in the log")
-    # An output that takes nothing (/dev/full): /healthz fails, naming it; every drop counted.
+    # An output that takes nothing (/dev/full): /healthz fails, naming it; its
+    # records are kept for a retry (the sink's queue and spool), none dropped.
     sub = tempfile.mkdtemp(prefix="full-", dir=h.work)
     d = Daemon.serve(h.args, sub, ["--udp", "127.0.0.1:0", "--output", "/dev/full"], name="full", output="/dev/full")
+    full = 'sink="file:/dev/full"'
     try:
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         for i in range(5):
             u.sendto(line(numbered_ip(99, i)).encode(), ("127.0.0.1", d.port("udp")))
-        wait_for(lambda: d.metric("tunneldoc_sink_dropped_total", 'reason="write_error"') == 5, 10,
-                 "5 records dropped, counted")
-        status, body = d.http("/healthz")
-        check(status == 503 and "file:/dev/full" in body, "/healthz names the failing output: {} {}".format(
-            status, body))
+        wait_for(lambda: d.metric("tunneldoc_sink_queued", full) == 5 and d.metric("tunneldoc_sink_errors_total", full)
+                 >= 1, 10, "5 records held for a retry, the failed writes counted")
+        def failing():
+            # Unhealthy at once in the body; the status turns 503 after the sink's grace (60 s).
+            status, body = d.http("/healthz")
+            sinks = {k["name"]: k for k in json.loads(body)["sinks"]}
+            return not sinks["file:/dev/full"]["healthy"], (status, body)
+
+        bad, answer = failing()
+        check(bad, "/healthz names the failing output: {}".format(answer))
         d.signal(signal.SIGHUP)  # reopening /dev/full succeeds; writing still fails
         wait_for(lambda: d.metric("tunneldoc_reloads_total", 'result="ok"') == 1, 10, "the reload")
         u.sendto(line(numbered_ip(99, 5)).encode(), ("127.0.0.1", d.port("udp")))
-        wait_for(lambda: d.metric("tunneldoc_sink_dropped_total", 'reason="write_error"') == 6, 10, "6 dropped")
-        check(d.http("/healthz")[0] == 503, "still failing after the reload")
+        wait_for(lambda: d.metric("tunneldoc_sink_queued", full) == 6, 10, "6 held")
+        check(d.metric("tunneldoc_sink_dropped_total", full) == 0, "none dropped")
+        check(failing()[0], "still failing after the reload")
     finally:
         d.stop()
     return {"sent": "logrotate's rename with a directory left at the output's path, then SIGHUP; a second serve "
                     "writing to /dev/full, 6 diagnosable lines, a SIGHUP between them",
-            "lost": "nothing silently: the failed reopen counted as a failed reload (last_reload_success 0), the "
-                    "sink named in the log, its records still written to the file it had open; /dev/full: 6 records "
-                    "counted in tunneldoc_sink_dropped_total{reason=\"write_error\"}, /healthz 503 naming "
-                    "file:/dev/full before and after the reload"}
+            "lost": "nothing: the failed reopen counted as a failed reload (last_reload_success 0), the "
+                    "sink named in the log, its records still written to the file it had open; /dev/full: the 6 "
+                    "records held for a retry (tunneldoc_sink_queued 6, failed writes in tunneldoc_sink_errors_total, "
+                    "none dropped), /healthz naming file:/dev/full unhealthy before and after the reload (503 once it has failed for the sink's grace, 60 s)"}
 
 
 def expected_year(month, day, hour, minute, second, now):
@@ -1340,7 +1348,7 @@ def case_15_kill9_tail(h):
                             "first record to it (the sink's; see case 7)" if o.torn else "")}
     check(o.torn <= 1, "torn records: {}".format(o.torn))
     check(len(set(seen)) == n, "no line lost: {} distinct".format(len(set(seen))))
-    check(dup <= 1024, "duplicates after kill -9: {}".format(dup))
+    check(dup <= at_kill, "duplicates after kill -9: {} (more than the {} written before it)".format(dup, at_kill))
     return row
 
 
