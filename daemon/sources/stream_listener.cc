@@ -162,7 +162,7 @@ class StreamListener final : public Listener, public std::enable_shared_from_thi
   std::string name() const override { return name_; }
   Endpoint local_endpoint() const override { return local_; }
   Transport transport() const override { return config_.transport; }
-  std::function<void()> reconfigure(const ListenerConfig& next, std::string& error);
+  std::function<void()> reconfigure(const ListenerConfig& next, std::string& error) override;
 
   // For connections.
   bool stopping() const { return stopping_.load(); }
