@@ -1342,8 +1342,8 @@ def case_15_kill9_tail(h):
     dup = len(seen) - len(set(seen))
     row = {"sent": "a burst of 12,000 diagnosable lines; `kill -9` of `tail` after {:,} diagnoses; "
                    "restart".format(at_kill),
-           "lost": "nothing (12,000 distinct diagnoses); {:,} lines diagnosed twice (at most one batch, "
-                   "1,024 lines, per file){}".format(
+           "lost": "nothing (12,000 distinct diagnoses); {:,} lines diagnosed twice (at most what was written "
+                   "before the kill: a position is saved once every sink holds its records){}".format(
                        dup, "; the record being written at the kill was cut, and the restarted output glued its "
                             "first record to it (the sink's; see case 7)" if o.torn else "")}
     check(o.torn <= 1, "torn records: {}".format(o.torn))
