@@ -208,6 +208,7 @@ void read_listener(Reader& r, const YAML::Node& n, ServeConfig& c) {
 void read_sink(Reader& r, const YAML::Node& n, ServeConfig& c) {
   SinkSpec spec;
   spec.queue_size = c.queue_size;
+  spec.queue_bytes = c.queue_bytes;
   std::string url, why;
   if (n.IsScalar()) {
     url = n.as<std::string>();
@@ -300,6 +301,7 @@ ConfigResult load_config(const std::filesystem::path& path) {
     if (c.stream != "incidents" && c.stream != "lines" && c.stream != "all")
       r.error(root["stream"], "\"stream\" must be incidents, lines or all");
     r.integer(root, "queue_size", 16, 10'000'000, c.queue_size);
+    r.integer(root, "queue_bytes", 65536, 1ll << 40, c.queue_bytes);
     r.get(root, "language", c.audience.lang);
     if (!known_language(c.audience.lang)) r.error(root["language"], "\"language\" must be en or zh-TW");
     if (const YAML::Node v = root["versions"]; v.IsDefined() && !v.IsNull()) {

@@ -98,6 +98,7 @@ void apply_overrides(const ServeOptions& o, ServeConfig& c, std::vector<std::str
   for (const std::string& url : o.sinks) {
     SinkSpec spec;
     spec.queue_size = c.queue_size;
+    spec.queue_bytes = c.queue_bytes;
     std::string why;
     if (!parse_sink_url(url, spec, why)) {
       errors.push_back("--sink " + why);
@@ -332,6 +333,7 @@ bool Server::open_sinks(std::string& error) {
     out.spool = false;
     parse_stream(config_.stream, out.stream);
     out.queue_size = config_.queue_size;
+    out.queue_bytes = config_.queue_bytes;
     specs.push_back(std::move(out));
   }
   specs.insert(specs.end(), config_.sinks.begin(), config_.sinks.end());
@@ -523,6 +525,7 @@ std::vector<std::string> Server::restart_needed(const ServeConfig& next) const {
       {"sinks", sinks(next) != sinks(now)},
       {"stream", next.stream != now.stream},
       {"queue_size", next.queue_size != now.queue_size},
+      {"queue_bytes", next.queue_bytes != now.queue_bytes},
       {"files", files(next) != files(now)},
       {"state_file", next.state_file != now.state_file},
       {"state_dir", next.state_dir != now.state_dir},

@@ -40,6 +40,7 @@ int open_output(const std::string& path, std::string& error) {
 
 class FileTransport final : public SinkTransport {
  public:
+  bool needs_envelope() const override { return false; }
   FileTransport(std::string path, int fd, bool owned) : path_(std::move(path)), fd_(fd), owned_(owned) {}
   ~FileTransport() override {
     if (owned_) ::close(fd_);

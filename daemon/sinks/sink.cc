@@ -55,6 +55,9 @@ bool SinkTransport::write(std::string_view, std::string& error) {
 
 DeliveryResult SinkTransport::deliver(std::span<const Record> records) {
   std::string buffer;
+  std::size_t size = 0;
+  for (const Record& r : records) size += r.payload.size() + 1;
+  buffer.reserve(size);
   for (const Record& r : records) {
     buffer += r.payload;
     buffer += '\n';
@@ -67,7 +70,8 @@ DeliveryResult SinkTransport::deliver(std::span<const Record> records) {
 
 Sink::Sink(SinkOptions options, std::unique_ptr<Encoder> encoder, std::unique_ptr<SinkTransport> transport,
            MetricsRegistry& metrics)
-    : Sink(options, std::move(encoder), std::move(transport), make_memory_spool(options.queue_capacity), metrics) {}
+    : Sink(options, std::move(encoder), std::move(transport), make_memory_spool(options.queue_capacity, options.queue_bytes),
+           metrics) {}
 
 Sink::Sink(SinkOptions options, std::unique_ptr<Encoder> encoder, std::unique_ptr<SinkTransport> transport,
            std::unique_ptr<Spool> spool, MetricsRegistry& metrics)
@@ -223,10 +227,36 @@ std::uint64_t Sink::settled() const {
   return floor - 1;
 }
 
+void Sink::spool_records(std::vector<Record>& records, std::uint64_t bytes) {
+  if (options_.when_full == SinkOptions::WhenFull::block) {
+    // Scan: wait for the delivery to make room rather than drop.
+    std::unique_lock lock(mutex_);
+    space_.wait(lock, [&] {
+      const std::uint64_t held = spool_->records();
+      const bool bytes_fit = spool_->durable() || spool_->bytes() + bytes <= options_.queue_bytes;
+      return held == 0 || (held + records.size() <= options_.queue_capacity && bytes_fit) || abandon_;
+    });
+  }
+  const std::size_t n = records.size();
+  const std::size_t dropped = spool_->append(records);
+  records.clear();
+  if (dropped != 0) {
+    (spool_->durable() ? dropped_spool_ : dropped_full_).inc(dropped);
+    report(spool_->durable() ? "spool full" : "queue full",
+           fmt::format("dropped the {} oldest records (counted in tunneldoc_sink_dropped_total)", dropped));
+  }
+  if (n != 0) {
+    { std::lock_guard lock(mutex_); }  // a delivery between its check and its wait gets this
+    delivery_wake_.notify_one();
+  }
+}
+
 void Sink::intake() {
   std::vector<Queued> taken;
   std::vector<Record> records;
-  std::string encoded;
+  std::size_t encoded_size = 1024;
+  // A disk spool keeps the envelope for a later run's transport.
+  const bool envelope = transport_->needs_envelope() || spool_->durable();
   for (;;) {
     {
       std::unique_lock lock(mutex_);
@@ -241,43 +271,38 @@ void Sink::intake() {
       in_hand_count_ = taken.size();
     }
     space_.notify_all();
-    for (Queued& q : taken) {
+    // Encoded records go to the spool every batch_bytes, so that what the
+    // intake holds in hand stays small next to the spool's own cap.
+    std::size_t pending_bytes = 0;
+    for (std::size_t i = 0; i < taken.size(); ++i) {
+      const Queued& q = taken[i];
       Record r;
-      describe(*q.output, r);
+      if (envelope) {
+        describe(*q.output, r);
+        r.id = fmt::format("{:016x}-{}", run_id_, q.seq);
+      }
       r.seq = q.seq;
       r.queued_ms = q.queued_ms;
       r.output = q.output;
-      r.id = fmt::format("{:016x}-{}", run_id_, q.seq);
-      encoded.clear();
-      encoder_->encode(*q.output, encoded);
-      while (!encoded.empty() && (encoded.back() == '\n' || encoded.back() == '\r')) encoded.pop_back();
-      r.payload = encoded;
+      // Encoded in place, at the size the previous record needed: one allocation.
+      r.payload.reserve(encoded_size);
+      encoder_->encode(*q.output, r.payload);
+      while (!r.payload.empty() && (r.payload.back() == '\n' || r.payload.back() == '\r')) r.payload.pop_back();
+      encoded_size = r.payload.size() + 1;
+      pending_bytes += r.payload.size();
       records.push_back(std::move(r));
+      if (pending_bytes >= options_.batch_bytes || i + 1 == taken.size()) {
+        spool_records(records, pending_bytes);
+        pending_bytes = 0;
+      }
     }
     taken.clear();
-    if (options_.when_full == SinkOptions::WhenFull::block) {
-      // Scan: wait for the delivery to make room rather than drop.
-      std::unique_lock lock(mutex_);
-      space_.wait(lock, [&] {
-        const std::uint64_t held = spool_->records();
-        return held == 0 || held + records.size() <= options_.queue_capacity || abandon_;
-      });
-    }
-    const std::size_t n = records.size();
-    const std::size_t dropped = spool_->append(records);
-    records.clear();
     {
       // Under the lock, so that the delivery thread cannot miss the wake-up.
       std::lock_guard lock(mutex_);
       in_hand_first_ = 0;
       in_hand_count_ = 0;
     }
-    if (dropped != 0) {
-      (spool_->durable() ? dropped_spool_ : dropped_full_).inc(dropped);
-      report(spool_->durable() ? "spool full" : "queue full",
-             fmt::format("dropped the {} oldest records (counted in tunneldoc_sink_dropped_total)", dropped));
-    }
-    if (n != 0) delivery_wake_.notify_one();
   }
   std::lock_guard lock(mutex_);
   intake_done_ = true;

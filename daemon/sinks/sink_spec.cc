@@ -26,7 +26,7 @@ constexpr OptionInfo kOptions[] = {
     {"key", false},       {"server_name", false}, {"verify", false},
     {"index", false},     {"source", false},      {"sourcetype", false},
     {"facility", false},  {"spool", false},       {"spool_max_bytes", false},
-    {"fsync", false},     {"queue_size", false},  {"timeout", false},
+    {"fsync", false},     {"queue_size", false},  {"queue_bytes", false}, {"timeout", false},
     {"retry_max", false}, {"grace", false},       {"token", true},
     {"username", true},   {"password", true},     {"api_key", true},
 };
@@ -176,6 +176,9 @@ bool set_sink_option(SinkSpec& s, std::string_view key, std::string_view value, 
   } else if (key == "queue_size") {
     if (!to_int(value, 16, 10'000'000, n)) return bad("an integer 16-10000000");
     s.queue_size = static_cast<std::size_t>(n);
+  } else if (key == "queue_bytes") {
+    if (!to_int(value, 65536, 1ll << 40, n)) return bad("an integer 65536-2^40");
+    s.queue_bytes = static_cast<std::size_t>(n);
   } else if (key == "timeout") {
     if (!to_int(value, 1, 600, n)) return bad("an integer 1-600 (seconds)");
     s.target.timeout = std::chrono::seconds(n);
@@ -395,6 +398,7 @@ std::unique_ptr<Sink> make_sink(const SinkSpec& spec, const std::filesystem::pat
   o.name = spec.name;
   o.stream = spec.stream;
   o.queue_capacity = spec.queue_size;
+  o.queue_bytes = spec.queue_bytes;
   o.retry_max = std::chrono::seconds(spec.retry_max_seconds);
   std::unique_ptr<Spool> spool;
   if (spec.spool && !state_dir.empty()) {
@@ -430,7 +434,7 @@ std::unique_ptr<Sink> make_sink(const SinkSpec& spec, const std::filesystem::pat
           "sink {}: no state_dir (or spool: false): undelivered records wait in memory only and are lost "
           "at a restart",
           spec.name);
-    spool = make_memory_spool(spec.queue_size);
+    spool = make_memory_spool(spec.queue_size, spec.queue_bytes);
   }
   return std::make_unique<Sink>(o, make_encoder(spec.format, spec.remedies, audience), std::move(transport),
                                 std::move(spool), metrics);

@@ -41,7 +41,8 @@ namespace {
 
 class MemorySpool final : public Spool {
  public:
-  explicit MemorySpool(std::size_t max_records) : max_(std::max<std::size_t>(1, max_records)) {}
+  MemorySpool(std::size_t max_records, std::size_t max_bytes)
+      : max_(std::max<std::size_t>(1, max_records)), max_bytes_(max_bytes) {}
 
   std::size_t append(std::vector<Record>& records) override {
     std::lock_guard lock(mutex_);
@@ -50,7 +51,7 @@ class MemorySpool final : public Spool {
       records_.push_back(std::move(r));
     }
     std::size_t dropped = 0;
-    while (records_.size() > max_ && read_ < records_.size()) {
+    while ((records_.size() > max_ || bytes_ > max_bytes_) && read_ + 1 < records_.size()) {
       // The oldest record not in the delivery in progress.
       bytes_ -= records_[read_].payload.size();
       records_.erase(records_.begin() + static_cast<std::ptrdiff_t>(read_));
@@ -65,14 +66,18 @@ class MemorySpool final : public Spool {
     while (read_ < records_.size() && n < max_records &&
            (n == 0 || size + records_[read_].payload.size() <= max_bytes)) {
       size += records_[read_].payload.size();
-      out.push_back(records_[read_++]);
+      // The delivery holds the batch until it releases it, so the record's
+      // contents move out; what stays (seq, queued_ms) is what the accounting reads.
+      out.push_back(std::move(records_[read_++]));
       ++n;
     }
+    read_bytes_ += size;
   }
 
   void release() override {
     std::lock_guard lock(mutex_);
-    for (std::size_t i = 0; i < read_; ++i) bytes_ -= records_[i].payload.size();
+    bytes_ -= read_bytes_;
+    read_bytes_ = 0;
     records_.erase(records_.begin(), records_.begin() + static_cast<std::ptrdiff_t>(read_));
     read_ = 0;
   }
@@ -100,17 +105,18 @@ class MemorySpool final : public Spool {
   }
 
  private:
-  const std::size_t max_;
+  const std::size_t max_, max_bytes_;
   mutable std::mutex mutex_;
   std::deque<Record> records_;  // guarded by mutex_
   std::size_t read_ = 0;        // guarded by mutex_: records_[0, read_) are being delivered
-  std::uint64_t bytes_ = 0;     // guarded by mutex_
+  std::uint64_t bytes_ = 0;     // guarded by mutex_: payload bytes held, read or not
+  std::uint64_t read_bytes_ = 0;  // guarded by mutex_: those of records_[0, read_)
 };
 
 }  // namespace
 
-std::unique_ptr<Spool> make_memory_spool(std::size_t max_records) {
-  return std::make_unique<MemorySpool>(max_records);
+std::unique_ptr<Spool> make_memory_spool(std::size_t max_records, std::size_t max_bytes) {
+  return std::make_unique<MemorySpool>(max_records, max_bytes);
 }
 
 // ------------------------------------------------------------ disk

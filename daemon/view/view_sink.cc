@@ -17,6 +17,7 @@ class ViewEncoder final : public Encoder {
 class ViewTransport final : public SinkTransport {
  public:
   explicit ViewTransport(StatusStore& store) : store_(store) {}
+  bool needs_envelope() const override { return false; }
   DeliveryResult deliver(std::span<const Record> records) override {
     for (const Record& r : records)
       if (r.output) store_.apply(r.output);

@@ -121,6 +121,10 @@ class SinkTransport {
   virtual bool reopen(std::string& error) = 0;
   // The most records one deliver() should carry.
   virtual std::size_t max_batch() const { return 4096; }
+  // Whether deliver() reads a Record's envelope (id, msgid, host, incident,
+  // state); byte transports and the view do not, and a memory spool then
+  // skips filling it.
+  virtual bool needs_envelope() const { return true; }
 };
 
 // "-" is standard output; anything else a file opened for append (created
@@ -134,6 +138,7 @@ struct SinkOptions {
   std::string name;  // metric label: "stdout", "file:/var/log/tunneldoc.jsonl", "hec+https://splunk:8088"
   Stream stream = Stream::incidents;
   std::size_t queue_capacity = 16384;  // records (and the capacity of a memory spool)
+  std::size_t queue_bytes = 8u << 20;  // encoded bytes a memory spool holds, at most
   enum class WhenFull { drop_oldest, block } when_full = WhenFull::drop_oldest;
   std::size_t batch_bytes = 256 * 1024;  // encoded bytes handed to one delivery, at most
   // false: a failed delivery loses its records (counted, reason
@@ -147,7 +152,7 @@ struct SinkOptions {
 
 class Sink {
  public:
-  // A sink whose records wait in memory (up to queue_capacity).
+  // A sink whose records wait in memory (up to queue_capacity and queue_bytes).
   Sink(SinkOptions options, std::unique_ptr<Encoder> encoder, std::unique_ptr<SinkTransport> transport,
        MetricsRegistry& metrics);
   // A sink whose records wait in `spool` (on disk: they survive a restart).
@@ -191,6 +196,8 @@ class Sink {
     std::int64_t queued_ms;
   };
   void intake();
+  // Appends encoded records to the spool (waiting for room when blocking), counts drops, wakes the delivery.
+  void spool_records(std::vector<Record>& records, std::uint64_t bytes);
   void deliver();
   bool send(std::vector<Record>& batch, std::vector<char>& done);
   void dead_letter(const Record& r, const std::string& reason);

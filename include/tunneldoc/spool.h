@@ -8,7 +8,8 @@
 // records are dropped first and the count is returned.
 //
 // Two kinds:
-// - memory (make_memory_spool): capped in records; lost with the process.
+// - memory (make_memory_spool): capped in records and in payload bytes (the
+//   newest record is always kept); lost with the process.
 // - disk (open_disk_spool): a directory of append-only segment files
 //   ("<16 digits>.seg"), each record framed as [u32 length][u32 CRC-32][body];
 //   a small "ack" file names the first record not yet released (rewritten
@@ -27,6 +28,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,7 +62,8 @@ class Spool {
   virtual std::uint64_t oldest_seq() const = 0;
 };
 
-std::unique_ptr<Spool> make_memory_spool(std::size_t max_records);
+std::unique_ptr<Spool> make_memory_spool(std::size_t max_records,
+                                         std::size_t max_bytes = std::numeric_limits<std::size_t>::max());
 
 enum class FsyncPolicy { batch, interval, never };
 bool parse_fsync_policy(std::string_view text, FsyncPolicy& out);

@@ -40,7 +40,11 @@ class MemoryTransport final : public SinkTransport {
 class MemorySink {
  public:
   MemorySink(MetricsRegistry& m, Stream stream = Stream::all)
-      : sink_(SinkOptions{"memory", stream, 1 << 20, SinkOptions::WhenFull::block}, make_json_encoder(),
+      : sink_(SinkOptions{.name = "memory",
+                          .stream = stream,
+                          .queue_capacity = 1 << 20,
+                          .queue_bytes = std::size_t{1} << 30,
+                          .when_full = SinkOptions::WhenFull::block}, make_json_encoder(),
               std::make_unique<MemoryTransport>(text_), m),
         router_({&sink_}) {
     sink_.start();

@@ -339,8 +339,8 @@ TEST_CASE("sink URLs: forms, query options, and secrets refused", "[siem][url]")
 TEST_CASE("every sink option has a row in the configuration schema (and so in the man page)", "[siem][schema]") {
   for (const char* key : {"format",    "stream",      "remedies",        "name",     "ca",         "certificate",
                           "key",       "server_name", "verify",          "index",    "source",     "sourcetype",
-                          "facility",  "spool",       "spool_max_bytes", "fsync",    "queue_size", "timeout",
-                          "retry_max", "grace",       "token",           "username", "password",   "api_key"}) {
+                          "facility",  "spool",       "spool_max_bytes", "fsync",    "queue_size", "queue_bytes",
+                          "timeout",   "retry_max", "grace",       "token",           "username", "password",   "api_key"}) {
     INFO(key);
     CHECK(is_sink_option(key));
     CHECK(is_config_key("sinks[]", key));
@@ -351,5 +351,5 @@ TEST_CASE("every sink option has a row in the configuration schema (and so in th
       ++rows;
       CHECK(is_sink_option(k.key));
     }
-  CHECK(rows == 24);
+  CHECK(rows == 25);
 }

@@ -246,6 +246,28 @@ TEST_CASE("a memory spool drops the oldest unread record, never the batch being 
   CHECK(s->records() == 0);
 }
 
+TEST_CASE("a memory spool is capped in payload bytes too, and always keeps the newest record", "[spool]") {
+  auto s = make_memory_spool(1000, 250);  // records of 102 bytes ("r0" and 100 x): two fit
+  auto a = records(0, 2, 100);
+  CHECK(s->append(a) == 0);
+  CHECK(s->bytes() == 204);
+  std::vector<Record> inflight;
+  s->read(1, 1 << 20, inflight);  // id-0 being delivered: its bytes still count
+  CHECK(inflight.at(0).payload.size() == 102);
+  auto b = records(2, 2, 100);
+  CHECK(s->append(b) == 2);  // 408 held, cap 250: id-1 and id-2 go, id-0 is in delivery
+  CHECK(s->bytes() == 204);
+  std::vector<Record> rest;
+  s->read(100, 1 << 20, rest);
+  CHECK(ids(rest) == expected(3, 1));
+  s->release();
+  CHECK(s->bytes() == 0);
+  CHECK(s->records() == 0);
+  auto big = records(4, 1, 1000);  // larger than the cap alone: kept
+  CHECK(s->append(big) == 0);
+  CHECK(s->records() == 1);
+}
+
 TEST_CASE("fsync policies are named batch, interval and never", "[spool]") {
   FsyncPolicy p;
   CHECK(parse_fsync_policy("batch", p));
