@@ -146,11 +146,28 @@ nlohmann::ordered_json rule_json(const Rule& r, const KnowledgeBase& kb, const A
 }
 
 std::string format_utc_ms(std::int64_t ms) {
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  // Three per incident record: written digit by digit (fmt's parser cost more than the rest of the record).
+  const std::int64_t millis = ((ms % 1000) + 1000) % 1000;
+  const std::time_t secs = static_cast<std::time_t>((ms - millis) / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                     tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+  const int year = tm.tm_year + 1900;
+  if (year < 0 || year > 9999) {
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", year, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                       tm.tm_min, tm.tm_sec, millis);
+  }
+  std::string out = "0000-00-00T00:00:00.000Z";
+  auto put = [&](std::size_t at, int v, int digits) {
+    for (int i = digits - 1; i >= 0; --i, v /= 10) out[at + static_cast<std::size_t>(i)] = static_cast<char>('0' + v % 10);
+  };
+  put(0, year, 4);
+  put(5, tm.tm_mon + 1, 2);
+  put(8, tm.tm_mday, 2);
+  put(11, tm.tm_hour, 2);
+  put(14, tm.tm_min, 2);
+  put(17, tm.tm_sec, 2);
+  put(20, static_cast<int>(millis), 3);
+  return out;
 }
 
 namespace {
@@ -178,7 +195,13 @@ void JsonRenderer::prepare(const std::shared_ptr<const KnowledgeBase>& kb) {
   if (kb == kb_) return;
   kb_ = kb;
   body_.clear();
-  if (!kb_) return;
+}
+
+const std::string* JsonRenderer::body(std::string_view entry) {
+  if (auto it = body_.find(entry); it != body_.end()) return &it->second;
+  if (!kb_) return nullptr;
+  // Rendered at an entry's first record, then reused: most of a knowledge
+  // base never shows up in a given log, and a reload starts afresh.
   // remedies=brief|none: the sections' remedies cut down (a SIEM event stays small).
   auto cut = [&](json j, const std::vector<std::string>& sections) {
     if (remedies_ == Remedies::full) return j;
@@ -190,11 +213,11 @@ void JsonRenderer::prepare(const std::shared_ptr<const KnowledgeBase>& kb) {
     j["remedies"] = std::move(list);
     return j;
   };
-  for (const Signature& s : kb_->signatures())
-    body_.emplace(s.id, body_of(cut(signature_json(s, *kb_, audience_), s.sections)));
-  for (const Rule& r : kb_->rules()) {
-    if (!r.title.empty()) body_.emplace(r.id, body_of(cut(rule_json(r, *kb_, audience_), r.sections)));
-  }
+  if (const Signature* s = kb_->find_signature(entry))
+    return &body_.emplace(s->id, body_of(cut(signature_json(*s, *kb_, audience_), s->sections))).first->second;
+  if (const Rule* r = kb_->find_rule(entry); r != nullptr && !r->title.empty())
+    return &body_.emplace(r->id, body_of(cut(rule_json(*r, *kb_, audience_), r->sections))).first->second;
+  return nullptr;
 }
 
 std::string_view JsonRenderer::received(std::int64_t ms) {
@@ -247,8 +270,8 @@ void JsonRenderer::render(const Output& o, std::string& out) {
   out += ",\"kind\":\"";
   out += to_string(o.kind);
   out += "\",";
-  if (auto it = body_.find(std::string_view(o.entry)); it != body_.end()) {
-    out += it->second;
+  if (const std::string* text = body(o.entry)) {
+    out += *text;
   } else {
     // An entry the knowledge base no longer has (an incident restored after
     // an upgrade): the id stands in for the text.

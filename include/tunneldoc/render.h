@@ -48,12 +48,14 @@ class JsonRenderer {
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   void prepare(const std::shared_ptr<const KnowledgeBase>& kb);
+  // The rendered title..remedies of a signature or rule id, null when kb_ has none.
+  const std::string* body(std::string_view entry);
   std::string_view received(std::int64_t ms);
 
   Audience audience_;
   Remedies remedies_;
   std::shared_ptr<const KnowledgeBase> kb_;
-  // Per signature or rule id: "title":...,"remedies":[...]
+  // Per signature or rule id seen so far: "title":...,"remedies":[...]
   std::unordered_map<std::string, std::string, StringHash, std::equal_to<>> body_;
   std::int64_t received_ms_ = -1;
   std::string received_text_;

@@ -102,3 +102,10 @@ TEST_CASE("append_json_string round-trips through a JSON parser", "[render]") {
     }
   }
 }
+
+TEST_CASE("times are RFC 3339 UTC with milliseconds, before 1970 too", "[render]") {
+  CHECK(format_utc_ms(1795685411004) == "2026-11-26T09:30:11.004Z");
+  CHECK(format_utc_ms(0) == "1970-01-01T00:00:00.000Z");
+  CHECK(format_utc_ms(-1) == "1969-12-31T23:59:59.999Z");
+  CHECK(format_utc_ms(951782400000) == "2000-02-29T00:00:00.000Z");
+}
