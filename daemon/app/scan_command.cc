@@ -115,10 +115,11 @@ class Ordered {
     for (const OutputPtr& o : outputs_) {
       correlated_ += o->kind == OutputKind::correlated;
       if (o->kind != OutputKind::incident) continue;
+      incidents_ += o->incident->state == IncidentState::open;
+      if (!final_only_) continue;  // only --incidents keeps every incident's latest record
       auto [it, inserted] = latest_.try_emplace(o->incident->id, o);
       if (inserted) {
         order_.push_back(o->incident->id);
-        ++incidents_;
       } else {
         it->second = o;
       }

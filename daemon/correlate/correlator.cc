@@ -113,24 +113,40 @@ struct Compiled {
   }
 };
 
+// Rule state per key. Sequence state is inline; what only threshold,
+// period, block and join rules use lives in `extra`, made on first use, so
+// that the common case (a sequence waiting for its next step, one per
+// device and peer) stays small.
 struct RuleState {
+  struct Extra {
+    // threshold, period
+    Fifo<std::int64_t> times;
+    Fifo<EventPtr> recent;
+    // block, join
+    EventPtr start;
+    std::int64_t start_ms = 0;
+    std::vector<EventPtr> members;
+    FieldList fields;
+    Fifo<std::string> seen;  // block: duplicate keys seen in this stream
+  };
   std::int64_t expires_ms = 0;  // forgotten by tick() after this
   std::int64_t suppressed_until = kNever;
   // sequence
   std::int64_t due_ms = 0;  // with `absent`: fires at this time unless cancelled
-  std::size_t next = 0;
   std::int64_t started_ms = 0;
+  std::uint32_t next = 0;
+  bool fired = false;  // block
   std::vector<EventPtr> got;
-  // threshold, period
-  Fifo<std::int64_t> times;
-  Fifo<EventPtr> recent;
-  // block, join
-  EventPtr start;
-  std::int64_t start_ms = 0;
-  std::vector<EventPtr> members;
-  FieldList fields;
-  bool fired = false;
-  Fifo<std::string> seen;  // block: duplicate keys seen in this stream
+  std::unique_ptr<Extra> extra_;
+
+  Extra& extra() {
+    if (!extra_) extra_ = std::make_unique<Extra>();
+    return *extra_;
+  }
+  const EventPtr& start() const {
+    static const EventPtr none;
+    return extra_ ? extra_->start : none;
+  }
 };
 
 struct Incident {
@@ -567,45 +583,47 @@ struct Correlator::Impl {
           s.expires_ms = std::max(s.suppressed_until, t);
         }
       } else if (r.type == RuleType::threshold && h.match) {
+        RuleState::Extra& x = s.extra();
         const std::int64_t window = ms(r.window_seconds);
-        s.times.push_back(t);
-        s.recent.push_back(ev);
-        while (!s.times.empty() && t - s.times.front() > window) s.times.pop_front();
-        while (s.recent.size() > s.times.size() || s.recent.size() > options.evidence_tail + 1) s.recent.pop_front();
+        x.times.push_back(t);
+        x.recent.push_back(ev);
+        while (!x.times.empty() && t - x.times.front() > window) x.times.pop_front();
+        while (x.recent.size() > x.times.size() || x.recent.size() > options.evidence_tail + 1) x.recent.pop_front();
         s.expires_ms = std::max(s.suppressed_until, t + window);
-        if (s.times.size() >= static_cast<std::size_t>(r.count) && t >= s.suppressed_until) {
-          FieldList f{{"count", std::to_string(s.times.size())},
+        if (x.times.size() >= static_cast<std::size_t>(r.count) && t >= s.suppressed_until) {
+          FieldList f{{"count", std::to_string(x.times.size())},
                       {"window_seconds", fmt::format("{:g}", r.window_seconds)}};
-          auto o = correlated(c, r, {s.recent.begin(), s.recent.end()}, ev, std::move(f), t);
-          std::const_pointer_cast<Output>(o)->count = s.times.size();  // every line counted, the last few shown
+          auto o = correlated(c, r, {x.recent.begin(), x.recent.end()}, ev, std::move(f), t);
+          std::const_pointer_cast<Output>(o)->count = x.times.size();  // every line counted, the last few shown
           fired.push_back(std::move(o));
           s.suppressed_until = t + suppress_ms(r, window);
           s.expires_ms = s.suppressed_until;
-          s.times.clear();
-          s.recent.clear();
+          x.times.clear();
+          x.recent.clear();
         }
       } else if (r.type == RuleType::period && h.match) {
+        RuleState::Extra& x = s.extra();
         const std::int64_t interval = ms(r.interval_seconds), tolerance = ms(r.tolerance_seconds);
         // Several lines of one rebuild (both SAs, several proxies) count once.
-        if (!s.times.empty() && t - s.times.back() <= tolerance) continue;
-        s.times.push_back(t);
-        s.recent.push_back(ev);
-        while (s.times.size() > static_cast<std::size_t>(r.occurrences)) {
-          s.times.pop_front();
-          s.recent.pop_front();
+        if (!x.times.empty() && t - x.times.back() <= tolerance) continue;
+        x.times.push_back(t);
+        x.recent.push_back(ev);
+        while (x.times.size() > static_cast<std::size_t>(r.occurrences)) {
+          x.times.pop_front();
+          x.recent.pop_front();
         }
         s.expires_ms = t + interval + tolerance;
-        if (s.times.size() < static_cast<std::size_t>(r.occurrences) || t < s.suppressed_until) continue;
+        if (x.times.size() < static_cast<std::size_t>(r.occurrences) || t < s.suppressed_until) continue;
         bool steady = true;
-        for (std::size_t i = 1; i < s.times.size(); ++i) {
-          const std::int64_t gap = s.times[i] - s.times[i - 1];
+        for (std::size_t i = 1; i < x.times.size(); ++i) {
+          const std::int64_t gap = x.times[i] - x.times[i - 1];
           steady = steady && gap >= interval - tolerance && gap <= interval + tolerance;
         }
         if (!steady) continue;
         const double mean =
-            static_cast<double>(s.times.back() - s.times.front()) / static_cast<double>(s.times.size() - 1) / 1000.0;
-        FieldList f{{"interval_seconds", fmt::format("{:.0f}", mean)}, {"occurrences", std::to_string(s.times.size())}};
-        fired.push_back(correlated(c, r, {s.recent.begin(), s.recent.end()}, ev, std::move(f), t));
+            static_cast<double>(x.times.back() - x.times.front()) / static_cast<double>(x.times.size() - 1) / 1000.0;
+        FieldList f{{"interval_seconds", fmt::format("{:.0f}", mean)}, {"occurrences", std::to_string(x.times.size())}};
+        fired.push_back(correlated(c, r, {x.recent.begin(), x.recent.end()}, ev, std::move(f), t));
         s.suppressed_until = t + suppress_ms(r, interval * r.occurrences);
         s.expires_ms = s.suppressed_until;
       }
@@ -613,13 +631,14 @@ struct Correlator::Impl {
   }
 
   bool within(const Rule& r, const RuleState& s, const Event& e, std::int64_t t) const {
-    if (!s.start) return false;
-    if (e.line_number != 0 && s.start->line_number != 0) {
-      return e.line_number > s.start->line_number &&
-             e.line_number - s.start->line_number <= static_cast<std::uint64_t>(r.lines);
+    const EventPtr& start = s.start();
+    if (!start) return false;
+    if (e.line_number != 0 && start->line_number != 0) {
+      return e.line_number > start->line_number &&
+             e.line_number - start->line_number <= static_cast<std::uint64_t>(r.lines);
     }
     const std::int64_t window = r.window_seconds > 0 ? ms(r.window_seconds) : kDefaultStreamWindowMs;
-    return t - s.start_ms <= window;
+    return t - s.extra_->start_ms <= window;
   }
 
   // Join and block members: enrich `e` before it is frozen. Returns the
@@ -634,7 +653,7 @@ struct Correlator::Impl {
       std::lock_guard lock(shard.mutex);
       RuleState* s = shard.rules.find(key);
       if (s == nullptr || !within(r, *s, e, t)) continue;
-      const Event& first = *s->start;
+      const Event& first = *s->extra_->start;
       if (r.type == RuleType::join) {
         if (!e.time.valid() && first.time.valid()) {
           e.time = first.time;
@@ -642,8 +661,8 @@ struct Correlator::Impl {
         }
         if (e.severity < 0) e.severity = first.severity;
         if (e.message_id().empty()) e.set_message_id(first.message_id());
-        joined.push_back(s->start);
-        s->start.reset();  // a header joins one text line
+        joined.push_back(s->extra_->start);
+        s->extra_->start.reset();  // a header joins one text line
       } else {
         for (const auto& name : r.carry) {
           const std::string_view v = first.field(name);
@@ -651,7 +670,7 @@ struct Correlator::Impl {
         }
         if (e.device().empty() && !first.device().empty()) e.set_device(first.device());
         e.set_peer(peer_of(e));
-        joined.push_back(s->start);
+        joined.push_back(s->extra_->start);
       }
       by = r.id;
     }
@@ -672,49 +691,51 @@ struct Correlator::Impl {
       if (h.member && r.type == RuleType::block) {
         RuleState* s = shard.rules.find(key);
         if (s != nullptr && within(r, *s, *ev, t)) {
-          s->members.push_back(ev);
-          ev->for_each_field([&](std::string_view n, std::string_view v) { set_field(s->fields, n, v); });
+          RuleState::Extra& x = s->extra();
+          x.members.push_back(ev);
+          ev->for_each_field([&](std::string_view n, std::string_view v) { set_field(x.fields, n, v); });
           s->expires_ms = std::max(s->expires_ms, t + span);
           const bool conditions = !r.when.empty() && std::all_of(r.when.begin(), r.when.end(),
-                                                                 [&](const auto& w) { return holds(w, s->fields); });
+                                                                 [&](const auto& w) { return holds(w, x.fields); });
           if (conditions && !s->fired) {
             s->fired = true;
-            std::vector<EventPtr> evidence{s->start};
-            evidence.insert(evidence.end(), s->members.begin(), s->members.end());
-            fired.push_back(correlated(c, r, std::move(evidence), ev, s->fields, t));
+            std::vector<EventPtr> evidence{x.start};
+            evidence.insert(evidence.end(), x.members.begin(), x.members.end());
+            fired.push_back(correlated(c, r, std::move(evidence), ev, x.fields, t));
           }
           const bool complete = !r.duplicate.empty() &&
                                 std::all_of(r.duplicate.begin(), r.duplicate.end(),
-                                            [&](const std::string& f) { return !field_of(s->fields, f).empty(); });
+                                            [&](const std::string& f) { return !field_of(x.fields, f).empty(); });
           if (complete && !s->fired) {
             s->fired = true;
             std::string dup;
-            for (const auto& f : r.duplicate) dup += std::string(field_of(s->fields, f)) + '\x1f';
-            if (std::find(s->seen.begin(), s->seen.end(), dup) != s->seen.end()) {
-              std::vector<EventPtr> evidence{s->start};
-              evidence.insert(evidence.end(), s->members.begin(), s->members.end());
-              fired.push_back(correlated(c, r, std::move(evidence), ev, s->fields, t));
+            for (const auto& f : r.duplicate) dup += std::string(field_of(x.fields, f)) + '\x1f';
+            if (std::find(x.seen.begin(), x.seen.end(), dup) != x.seen.end()) {
+              std::vector<EventPtr> evidence{x.start};
+              evidence.insert(evidence.end(), x.members.begin(), x.members.end());
+              fired.push_back(correlated(c, r, std::move(evidence), ev, x.fields, t));
             } else {
-              s->seen.push_back(dup);
-              if (s->seen.size() > kMaxDuplicateKeys) s->seen.pop_front();
+              x.seen.push_back(dup);
+              if (x.seen.size() > kMaxDuplicateKeys) x.seen.pop_front();
             }
           }
         }
       }
       if (h.start) {
         RuleState& s = state(shard, key);
+        RuleState::Extra& x = s.extra();
         // Duplicates count within one listing: a block that does not follow
         // the previous one closely starts a new listing.
         const bool contiguous =
-            s.start && (ev->line_number != 0 && s.start->line_number != 0
-                            ? ev->line_number <= s.start->line_number + 2 * static_cast<std::uint64_t>(r.lines)
-                            : t - s.start_ms <= span);
-        if (!contiguous) s.seen.clear();
-        s.start = ev;
-        s.start_ms = t;
-        s.members.clear();
-        s.fields.clear();
-        ev->for_each_field([&](std::string_view n, std::string_view v) { set_field(s.fields, n, v); });
+            x.start && (ev->line_number != 0 && x.start->line_number != 0
+                            ? ev->line_number <= x.start->line_number + 2 * static_cast<std::uint64_t>(r.lines)
+                            : t - x.start_ms <= span);
+        if (!contiguous) x.seen.clear();
+        x.start = ev;
+        x.start_ms = t;
+        x.members.clear();
+        x.fields.clear();
+        ev->for_each_field([&](std::string_view n, std::string_view v) { set_field(x.fields, n, v); });
         s.fired = false;
         // Duplicate detection remembers the stream's earlier blocks for a day.
         s.expires_ms = t + (r.duplicate.empty() ? span : 86'400'000);

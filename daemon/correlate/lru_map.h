@@ -8,6 +8,7 @@
 #include <functional>
 #include <list>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 
@@ -21,7 +22,7 @@ class LruMap {
   explicit LruMap(std::size_t cap) : cap_(cap == 0 ? 1 : cap) {}
 
   // The value of `key` (now the most recently used), or null.
-  V* find(const std::string& key) {
+  V* find(std::string_view key) {
     auto it = index_.find(key);
     if (it == index_.end()) return nullptr;
     list_.splice(list_.end(), list_, it->second);
@@ -31,7 +32,7 @@ class LruMap {
   // The value of `key`, created when missing. Creating one beyond the cap
   // first hands the least recently used entry to `evicted`, then forgets it.
   template <typename Evicted>
-  V& get(const std::string& key, bool& created, Evicted&& evicted) {
+  V& get(std::string_view key, bool& created, Evicted&& evicted) {
     if (V* v = find(key)) {
       created = false;
       return *v;
@@ -42,13 +43,13 @@ class LruMap {
       list_.pop_front();
     }
     created = true;
-    list_.emplace_back(key, V{});
+    list_.emplace_back(std::string(key), V{});
     auto last = std::prev(list_.end());
-    index_.emplace(key, last);
+    index_.emplace(last->first, last);  // the key is stored once, in the list node
     return last->second;
   }
 
-  void erase(const std::string& key) {
+  void erase(std::string_view key) {
     auto it = index_.find(key);
     if (it == index_.end()) return;
     list_.erase(it->second);
@@ -79,7 +80,8 @@ class LruMap {
  private:
   std::size_t cap_;
   std::list<Entry> list_;  // least recently used first
-  std::unordered_map<std::string, typename std::list<Entry>::iterator> index_;
+  // Keys are views of the list nodes' keys (a node never moves).
+  std::unordered_map<std::string_view, typename std::list<Entry>::iterator> index_;
 };
 
 }  // namespace tunneldoc

@@ -66,9 +66,10 @@ void Event::add_field(std::string_view name, std::string_view value) {
 }
 
 void Event::clear() {
-  const std::string::size_type capacity = text_.capacity();
+  std::string text = std::move(text_);  // keeps its buffer
+  text.clear();
   *this = Event();
-  text_.reserve(capacity);
+  text_ = std::move(text);
 }
 
 std::string peer_of(const Event& e) {

@@ -2,6 +2,8 @@
 // and serve, with a knowledge base that can be swapped while messages flow.
 #include "tunneldoc/pipeline.h"
 
+#include <malloc.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -27,7 +29,6 @@ Recognizer::Recognizer(std::shared_ptr<const Matcher> matcher, int year) : match
 
 const Signature* Recognizer::recognize(std::string_view message, const Origin& origin, bool truncated,
                                        std::int64_t received_ms, Event& event, LineStats* stats) {
-  event.clear();
   ParseOptions options;  // a key no signature uses: skip the header, the line is dropped anyway
   options.max_line_bytes = std::max<std::size_t>(message.size(), 1);
   options.wanted = [](const void* m, const LogRecord& r) { return static_cast<const Matcher*>(m)->knows_key(r); };
@@ -51,6 +52,7 @@ const Signature* Recognizer::recognize(std::string_view message, const Origin& o
     }
   }
   if (sig == nullptr) return nullptr;
+  event.clear();
   key_.assign(record.key());
 
   std::string_view source = origin.source;
@@ -168,6 +170,9 @@ LoadResult load_checked_knowledge_base(const std::filesystem::path& dir) {
   if (!r.ok()) return r;
   std::vector<LoadProblem> problems = verify_rules(r.kb, r.matcher);
   if (!problems.empty()) return {nullptr, std::move(problems), nullptr};
+  // Parsing the YAML (on several threads, each with its own malloc arena)
+  // leaves megabytes free but resident; a daemon should not carry them.
+  ::malloc_trim(0);
   return r;
 }
 

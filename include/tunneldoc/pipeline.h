@@ -74,7 +74,8 @@ class Recognizer {
   Recognizer& operator=(const Recognizer&) = delete;
 
   // The signature that recognises `message`, with `event` holding it; null
-  // when none does (`event` is cleared either way). `stats`, when given,
+  // when none does (`event` is then left as it was: most lines are not
+  // recognised, and they cost nothing more). `stats`, when given,
   // counts the line.
   const Signature* recognize(std::string_view message, const Origin& origin, bool truncated, std::int64_t received_ms,
                              Event& event, LineStats* stats = nullptr);
