@@ -167,7 +167,8 @@ struct PeerIncidents {
 };
 
 struct Shard {
-  explicit Shard(std::size_t cap) : incidents(cap), rules(cap) {}
+  explicit Shard(std::size_t c) : cap(c), incidents(c), rules(c) {}
+  const std::size_t cap;  // keys of both maps together
   mutable std::mutex mutex;
   LruMap<PeerIncidents> incidents;  // key: device, peer
   LruMap<RuleState> rules;          // key: rule, device, peer  or  rule, stream
@@ -378,10 +379,24 @@ struct Correlator::Impl {
     }
   }
 
+  // One budget for every key a shard tracks, incidents and rule state
+  // together: a new key past it first evicts the least recently used key of
+  // whichever map holds more, so that neither starves the other.
+  void make_room(Shard& shard, std::vector<OutputPtr>& out) {
+    while (shard.incidents.size() + shard.rules.size() >= shard.cap) {
+      if (shard.rules.size() > shard.incidents.size()) {
+        shard.rules.pop_oldest([&](const LruMap<RuleState>::Entry&) { evicted_rules.inc(); });
+      } else {
+        shard.incidents.pop_oldest([&](const LruMap<PeerIncidents>::Entry& e) { evict_incidents(e, out); });
+      }
+    }
+  }
+
   void fold(const Diagnosed& d, std::vector<OutputPtr>& out) {
     const std::string key = key_of({d.device, d.peer});
     Shard& shard = shard_of(key);
     std::lock_guard lock(shard.mutex);
+    if (shard.incidents.find(key) == nullptr) make_room(shard, out);
     bool created = false;
     PeerIncidents& pi =
         shard.incidents.get(key, created, [&](const LruMap<PeerIncidents>::Entry& e) { evict_incidents(e, out); });
@@ -506,7 +521,8 @@ struct Correlator::Impl {
 
   // -------------------------------------------------------------- rules
 
-  RuleState& state(Shard& shard, const std::string& key) {
+  RuleState& state(Shard& shard, const std::string& key, std::vector<OutputPtr>& out) {
+    if (shard.rules.find(key) == nullptr) make_room(shard, out);
     bool created = false;
     return shard.rules.get(key, created, [&](const LruMap<RuleState>::Entry&) { evicted_rules.inc(); });
   }
@@ -533,14 +549,14 @@ struct Correlator::Impl {
   // Rules keyed by device and peer: sequence, threshold, period. Returns the
   // correlated records they produce.
   void device_rules(const Compiled& c, const std::vector<Hook>& hooks, const EventPtr& ev, std::int64_t t,
-                    std::vector<OutputPtr>& fired) {
+                    std::vector<OutputPtr>& fired, std::vector<OutputPtr>& out) {
     for (const Hook& h : hooks) {
       const Rule& r = *h.rule;
       if (r.type != RuleType::sequence && r.type != RuleType::threshold && r.type != RuleType::period) continue;
       const std::string key = key_of({r.id, ev->device(), ev->peer()});
       Shard& shard = shard_of(key_of({ev->device(), ev->peer()}));
       std::lock_guard lock(shard.mutex);
-      RuleState& s = state(shard, key);
+      RuleState& s = state(shard, key, out);
       if (r.type == RuleType::sequence) {
         const std::int64_t window = ms(r.window_seconds);
         if (h.absent && s.due_ms != 0) {  // what had to stay away came: no firing
@@ -680,7 +696,7 @@ struct Correlator::Impl {
   // Block and join state after the event is frozen: starts, accumulation,
   // block conditions and duplicates.
   void stream_rules(const Compiled& c, const std::vector<Hook>& hooks, const EventPtr& ev, std::int64_t t,
-                    std::vector<OutputPtr>& fired) {
+                    std::vector<OutputPtr>& fired, std::vector<OutputPtr>& out) {
     for (const Hook& h : hooks) {
       const Rule& r = *h.rule;
       if (r.type != RuleType::join && r.type != RuleType::block) continue;
@@ -722,7 +738,7 @@ struct Correlator::Impl {
         }
       }
       if (h.start) {
-        RuleState& s = state(shard, key);
+        RuleState& s = state(shard, key, out);
         RuleState::Extra& x = s.extra();
         // Duplicates count within one listing: a block that does not follow
         // the previous one closely starts a new listing.
@@ -799,8 +815,8 @@ struct Correlator::Impl {
     }
     std::vector<OutputPtr> fired;
     if (hooks != nullptr) {
-      stream_rules(*c, *hooks, ev, t, fired);
-      device_rules(*c, *hooks, ev, t, fired);
+      stream_rules(*c, *hooks, ev, t, fired, out);
+      device_rules(*c, *hooks, ev, t, fired, out);
     }
     if (ev->role == Role::diagnosis) {
       Diagnosed d;

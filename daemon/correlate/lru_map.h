@@ -49,6 +49,16 @@ class LruMap {
     return last->second;
   }
 
+  // Hands the least recently used entry to `evicted`, then forgets it. False when empty.
+  template <typename Evicted>
+  bool pop_oldest(Evicted&& evicted) {
+    if (list_.empty()) return false;
+    evicted(list_.front());
+    index_.erase(list_.front().first);
+    list_.pop_front();
+    return true;
+  }
+
   void erase(std::string_view key) {
     auto it = index_.find(key);
     if (it == index_.end()) return;

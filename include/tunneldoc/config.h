@@ -95,7 +95,7 @@ struct ServeConfig {
   std::size_t queue_bytes = 8u << 20;  // encoded bytes a sink holds in memory before dropping its oldest
   int update_interval_seconds = 300;  // an open incident repeats its record at most this often
   int quiet_timeout_seconds = 1800;   // an incident with no repeat this long is resolved (quiet)
-  std::size_t max_tracked = 50000;    // (device, peer) pairs tracked; the least recently used is evicted
+  std::size_t max_tracked = 50000;    // keys tracked (incident pairs and rule state); the least recently used is evicted
 
   // Sinks (docs/siem.md): `output` is one when named (file or --output) or
   // when there is no other; `sinks:` entries, then --sink URLs.

@@ -18,9 +18,10 @@
 // `scan` replays a log), and tick(now) lets time pass for timeouts; tests
 // drive both and never sleep.
 //
-// Bounded: at most max_tracked (device, peer) pairs with incidents, and as
-// many rule states; the least recently used is evicted first, counted in
-// tunneldoc_correlator_evicted_total.
+// Bounded: at most max_tracked keys, (device, peer) pairs with incidents and
+// rule states together (per shard: max_tracked / 16); a new key past the cap
+// evicts the least recently used key of whichever kind holds more, counted
+// in tunneldoc_correlator_evicted_total{what}.
 //
 // Thread safety: process(), tick(), swap_knowledge_base(), snapshot() and
 // save() may be called from any threads at once. State is sharded (by device

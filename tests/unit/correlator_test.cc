@@ -210,6 +210,28 @@ TEST_CASE("past max_tracked, the least recently used peer is evicted, resolved a
         std::string::npos);
 }
 
+TEST_CASE("incidents and rule state share one budget of max_tracked keys", "[correlate][bounded]") {
+  CorrelatorOptions o;
+  o.max_tracked = 16;  // one key per shard
+  Harness h(o);
+  // Each peer opens an incident and starts the NO_PROPOSAL_CHOSEN sequence: two keys.
+  for (int i = 0; i < 500; ++i)
+    h.feed(no_proposal("10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250)), kT0 + i);
+  const std::string metrics = h.metrics.render();
+  auto counter = [&](const std::string& what) {
+    const std::string name = "tunneldoc_correlator_evicted_total{what=\"" + what + "\"} ";
+    const auto at = metrics.find(name);
+    REQUIRE(at != std::string::npos);
+    return std::stoull(metrics.substr(at + name.size()));
+  };
+  const std::uint64_t incidents = counter("incidents"), rules = counter("rule_state");
+  // 1,000 keys went in, at most 16 are kept: incidents and rule state together.
+  CHECK(incidents + rules >= 1000 - 16);
+  CHECK(h.correlator.open_incidents() + (1000 - 500 - rules) <= 16);
+  CHECK(incidents > 0);  // neither kind starves the other
+  CHECK(rules > 0);
+}
+
 TEST_CASE("open incidents survive a restart: not forgotten, not re-opened", "[correlate][state]") {
   TempFile state("");
   std::string id;
