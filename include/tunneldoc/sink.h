@@ -138,7 +138,7 @@ struct SinkOptions {
   std::string name;  // metric label: "stdout", "file:/var/log/tunneldoc.jsonl", "hec+https://splunk:8088"
   Stream stream = Stream::incidents;
   std::size_t queue_capacity = 16384;  // records (and the capacity of a memory spool)
-  std::size_t queue_bytes = 8u << 20;  // encoded bytes a memory spool holds, at most
+  std::size_t queue_bytes = 64u << 20;  // encoded bytes a memory spool holds, at most
   enum class WhenFull { drop_oldest, block } when_full = WhenFull::drop_oldest;
   std::size_t batch_bytes = 256 * 1024;  // encoded bytes handed to one delivery, at most
   // false: a failed delivery loses its records (counted, reason

@@ -58,7 +58,7 @@ struct SinkSpec {
   std::uint64_t spool_max_bytes = 1ull << 30;
   FsyncPolicy fsync = FsyncPolicy::batch;
   std::size_t queue_size = 16384;
-  std::size_t queue_bytes = 8u << 20;  // a memory spool's cap in encoded bytes
+  std::size_t queue_bytes = 64u << 20;  // a memory spool's cap in encoded bytes
   int retry_max_seconds = 60;
   int grace_seconds = 60;  // /healthz answers 503 once the sink has failed this long
   bool network() const { return kind != SinkKind::file && kind != SinkKind::standard_output; }
