@@ -206,9 +206,7 @@ void read_listener(Reader& r, const YAML::Node& n, ServeConfig& c) {
 
 // A sink: a URL, or a map with "url" and the sink options (sinks[] rows of the schema).
 void read_sink(Reader& r, const YAML::Node& n, ServeConfig& c) {
-  SinkSpec spec;
-  spec.queue_size = c.queue_size;
-  spec.queue_bytes = c.queue_bytes;
+  SinkSpec spec = c.sink_defaults();
   std::string url, why;
   if (n.IsScalar()) {
     url = n.as<std::string>();

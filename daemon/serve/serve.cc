@@ -96,9 +96,7 @@ void apply_overrides(const ServeOptions& o, ServeConfig& c, std::vector<std::str
     c.output_set = true;
   }
   for (const std::string& url : o.sinks) {
-    SinkSpec spec;
-    spec.queue_size = c.queue_size;
-    spec.queue_bytes = c.queue_bytes;
+    SinkSpec spec = c.sink_defaults();
     std::string why;
     if (!parse_sink_url(url, spec, why)) {
       errors.push_back("--sink " + why);
@@ -326,14 +324,12 @@ bool Server::open_sinks(std::string& error) {
   std::vector<SinkSpec> specs;
   // `output` (and `stream`): the default sink, and a sink beside `sinks` when named.
   if (config_.output_set || config_.sinks.empty()) {
-    SinkSpec out;
+    SinkSpec out = config_.sink_defaults();
     out.kind = config_.output == "-" ? SinkKind::standard_output : SinkKind::file;
     out.path = config_.output;
     out.name = config_.output == "-" ? std::string("stdout") : "file:" + config_.output;
     out.spool = false;
     parse_stream(config_.stream, out.stream);
-    out.queue_size = config_.queue_size;
-    out.queue_bytes = config_.queue_bytes;
     specs.push_back(std::move(out));
   }
   specs.insert(specs.end(), config_.sinks.begin(), config_.sinks.end());

@@ -298,8 +298,7 @@ void Sink::intake() {
     }
     taken.clear();
     {
-      // Under the lock, so that the delivery thread cannot miss the wake-up.
-      std::lock_guard lock(mutex_);
+      std::lock_guard lock(mutex_);  // settled() reads these
       in_hand_first_ = 0;
       in_hand_count_ = 0;
     }

@@ -93,6 +93,13 @@ struct ServeConfig {
   std::string stream = "incidents";   // of the output: incidents, lines or all
   std::size_t queue_size = 16384;     // records a sink holds before dropping its oldest
   std::size_t queue_bytes = 64u << 20;  // encoded bytes a sink holds in memory before dropping its oldest
+  // A sink with this configuration's defaults (queue_size, queue_bytes), before its own options.
+  SinkSpec sink_defaults() const {
+    SinkSpec spec;
+    spec.queue_size = queue_size;
+    spec.queue_bytes = queue_bytes;
+    return spec;
+  }
   int update_interval_seconds = 300;  // an open incident repeats its record at most this often
   int quiet_timeout_seconds = 1800;   // an incident with no repeat this long is resolved (quiet)
   std::size_t max_tracked = 50000;    // keys tracked (incident pairs and rule state); the least recently used is evicted
