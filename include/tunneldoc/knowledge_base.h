@@ -192,7 +192,8 @@ struct Signature {
   // diagnosis: the incident class its repeats fold into; default: its first section.
   std::string incident;
 
-  // Compiled at load.
+  // Compiled at load, as `^(?s:.*?)(?:pattern)`: the same leftmost match and
+  // groups as `pattern` searched unanchored, found with one forward pass.
   std::shared_ptr<const re2::RE2> regex;
   std::vector<std::string> group_names;  // index = capture group number; "" if unnamed
 };

@@ -140,3 +140,18 @@ TEST_CASE("the shipped fallbacks extract peer, group and user from every tag for
   CHECK(m.match(parse_line("%ASA-7-713906: IKE Receiver: Packet received on 198.51.100.1:500 from 203.0.113.9:500"),
                 f) == nullptr);
 }
+
+TEST_CASE("a signature's groups come from its leftmost match, as an unanchored search gives them", "[match]") {
+  // Patterns are compiled as ^(?s:.*?)(?:PATTERN) so that RE2 finds the match
+  // in one forward pass; the lazy prefix must keep the leftmost match.
+  const Matcher m(mini());
+  Fields f;
+  const Signature* s = m.match(parse_line("%FTD-3-713904: note IP = 198.51.100.2, then IP = 192.0.2.7, again"), f);
+  REQUIRE(s != nullptr);
+  CHECK(s->id == "generic-713904");
+  CHECK(field(f, "peer_ip") == "198.51.100.2");
+  // A line break before the match does not hide it ('.' in the prefix crosses lines).
+  s = m.match(parse_line("%FTD-3-713904: first line\nIP = 192.0.2.9, second line"), f);
+  REQUIRE(s != nullptr);
+  CHECK(field(f, "peer_ip") == "192.0.2.9");
+}
