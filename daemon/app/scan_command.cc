@@ -80,8 +80,10 @@ class OstreamTransport final : public SinkTransport {
 };
 
 // The ordered half: correlate the events in input order and route the
-// records to the output sink; with --incidents, keep only each incident's
-// latest record and write them at the end.
+// records to the output sink. With --incidents, only each incident's final
+// record: a `resolved` one is final, so it goes out at once (its rendering
+// overlaps the rest of the scan); the latest record of each incident still
+// open is written at the end, in the order they opened.
 class Ordered {
  public:
   // `everything`, when given, gets every record whatever `final_only` says (the report).
@@ -98,7 +100,10 @@ class Ordered {
     publish();
     if (!final_only_) return;
     std::vector<OutputPtr> last;
-    for (const std::string& id : order_) last.push_back(latest_[id]);
+    for (const std::string& id : order_) {
+      auto node = latest_.extract(id);  // an id may be listed twice: resolved, then open again
+      if (!node.empty()) last.push_back(std::move(node.mapped()));
+    }
     router_.publish(last);
   }
 
@@ -117,6 +122,11 @@ class Ordered {
       if (o->kind != OutputKind::incident) continue;
       incidents_ += o->incident->state == IncidentState::open;
       if (!final_only_) continue;  // only --incidents keeps every incident's latest record
+      if (o->incident->state == IncidentState::resolved) {
+        latest_.erase(o->incident->id);  // its id stays in order_, skipped at the end
+        final_.push_back(o);
+        continue;
+      }
       auto [it, inserted] = latest_.try_emplace(o->incident->id, o);
       if (inserted) {
         order_.push_back(o->incident->id);
@@ -124,7 +134,12 @@ class Ordered {
         it->second = o;
       }
     }
-    if (!final_only_) router_.publish(outputs_);
+    if (!final_only_) {
+      router_.publish(outputs_);
+    } else if (!final_.empty()) {
+      router_.publish(final_);
+      final_.clear();
+    }
     if (everything_ != nullptr) everything_->publish(outputs_);
     outputs_.clear();
   }
@@ -134,6 +149,7 @@ class Ordered {
   Router* everything_;
   bool final_only_;
   std::vector<OutputPtr> outputs_;
+  std::vector<OutputPtr> final_;  // --incidents: resolved records of this batch
   std::unordered_map<std::string, OutputPtr> latest_;
   std::vector<std::string> order_;
   std::uint64_t correlated_ = 0, incidents_ = 0;

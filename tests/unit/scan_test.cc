@@ -131,3 +131,29 @@ TEST_CASE("a knowledge base that does not load is exit 2 with the problems liste
   CHECK(err.str().find("bad pattern") != std::string::npos);
   CHECK(out.str().empty());
 }
+
+TEST_CASE("scan --incidents writes a resolved incident when it resolves, the open ones at the end", "[scan][incidents]") {
+  // A (198.51.100.2) opens first and is still open at the end of input; B
+  // (203.0.113.9) opens later and is resolved by phase 1 completing. B's
+  // record is final as soon as it resolves, so it comes out first.
+  TempFile f(
+      "<165>Nov 26 2026 10:00:00 hq-asa : %ASA-5-713904: IP = 198.51.100.2, Received an un-encrypted "
+      "NO_PROPOSAL_CHOSEN notify message, drop\n"
+      "<165>Nov 26 2026 10:01:00 hq-asa : %ASA-5-713904: IP = 203.0.113.9, Received an un-encrypted "
+      "NO_PROPOSAL_CHOSEN notify message, drop\n"
+      "<165>Nov 26 2026 10:02:00 hq-asa : %ASA-5-713119: Group = 203.0.113.9, IP = 203.0.113.9, PHASE 1 COMPLETED\n"
+      "<165>Nov 26 2026 10:03:00 hq-asa : %ASA-5-713904: IP = 198.51.100.2, Received an un-encrypted "
+      "NO_PROPOSAL_CHOSEN notify message, drop\n");
+  auto o = options({f.path});
+  o.signatures = TUNNELDOC_SIGNATURE_DIR;
+  o.incidents = true;
+  std::ostringstream out, err;
+  REQUIRE(tunneldoc::run_scan(o, out, err) == 0);
+  const auto v = lines_of(out.str());
+  REQUIRE(v.size() == 2);  // each incident once
+  CHECK(v[0]["incident"]["peer"] == "203.0.113.9");
+  CHECK(v[0]["incident"]["state"] == "resolved");
+  CHECK(v[0]["incident"]["resolution"] == "cleared");
+  CHECK(v[1]["incident"]["peer"] == "198.51.100.2");
+  CHECK(v[1]["incident"]["state"] != "resolved");
+}
