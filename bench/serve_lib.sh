@@ -59,7 +59,7 @@ wait_drained() {
 }
 
 # Peak RSS (VmHWM, KiB) of a running process.
-peak_rss() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+peak_rss() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # Stops the daemon started by start_serve and waits for it.
 stop_serve() {
