@@ -10,6 +10,10 @@
 # A counter of the Udp: lines of /proc/net/snmp (InErrors, RcvbufErrors, ...).
 udp_counter() { awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) k[i] = $i; h = 1 } else { for (i = 1; i <= NF; i++) if (k[i] == "'"$1"'") print $i } }' /proc/net/snmp; }
 
+# A TcpExt: counter of /proc/net/netstat (TCPAbortOnClose: connections this
+# host reset because they were closed with unread data).
+tcpext_counter() { awk '/^TcpExt:/ { if (!h) { for (i = 1; i <= NF; i++) k[i] = $i; h = 1 } else { for (i = 1; i <= NF; i++) if (k[i] == "'"$1"'") print $i } }' /proc/net/netstat; }
+
 # The sum of a metric of the running daemon (all label sets).
 metric() { curl -s "http://127.0.0.1:$mport/metrics" | awk -v m="$1" '$1 ~ "^"m"({|$)" {s += $NF} END {printf "%.0f\n", s}'; }
 
