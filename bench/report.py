@@ -32,12 +32,8 @@ def ceiling_section(res, w) -> None:
     w("highest offered rate at which the do-nothing receiver loses nothing.\n")
     w("| senders × rate/s | receiver | offered lines/s | sent | received | lost | RcvbufErrors | peak RSS MiB | diagnosed / expected |")
     w("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-
-    def clean(v):
-        return int(v[0]) == int(v[1]) and int(v[3]) == 0
-
-    best_null = best_serve = None
-    for label in sorted(set(null) | set(serve), key=_rate_key):
+    labels = sorted(set(null) | set(serve), key=_rate_key)
+    for label in labels:
         for who, rows in (("do-nothing", null), ("serve", serve)):
             if label not in rows:
                 continue
@@ -46,19 +42,36 @@ def ceiling_section(res, w) -> None:
             diag = f"{int(v[6]):,} / {int(v[7]):,}" if len(v) > 7 else "—"
             w(f"| {label} | {who} | {offered:,} | {sent:,} | {received:,} | {sent - received:,} | {rcvbuf:,} | "
               f"{hwm / 1024:.1f} | {diag} |")
-            if clean(v):
-                if who == "serve" and (best_serve is None or offered > best_serve[1]):
-                    best_serve = (label, offered)
-                if who == "do-nothing" and (best_null is None or offered > best_null[1]):
-                    best_null = (label, offered)
     w("")
-    if best_null:
-        w(f"- ceiling (do-nothing receiver, nothing lost): **{best_null[1]:,} lines/s** offered ({best_null[0]})")
-    else:
+
+    def clean_upto(rows):
+        """(highest offered rate of the loss-free runs below the first lossy one, lossy labels)."""
+        best, lossy = None, []
+        for label in labels:
+            if label not in rows:
+                continue
+            v = rows[label]
+            ok = int(v[0]) == int(v[1]) and int(v[3]) == 0
+            if not ok:
+                lossy.append(label)
+            elif not lossy:
+                best = max(best or 0, int(v[4]))
+        return best, lossy
+
+    null_best, null_lossy = clean_upto(null)
+    serve_best, serve_lossy = clean_upto(serve)
+    if null and not null_lossy:
+        w(f"- the do-nothing receiver lost nothing at any rate tried: the ceiling is at least **{null_best:,} "
+          f"lines/s**, the most the senders offered on this machine (they share its cores with the receiver)")
+    elif null_best:
+        w(f"- ceiling (do-nothing receiver, nothing lost): **{null_best:,} lines/s** offered; it lost datagrams "
+          f"at {', '.join(null_lossy)}")
+    elif null:
         w("- the do-nothing receiver lost datagrams at every rate tried: the ceiling is below the lowest rate")
-    if best_serve:
-        w(f"- `tunneldoc serve`: no datagram lost up to **{best_serve[1]:,} lines/s** offered ({best_serve[0]})"
-          + (f", {best_serve[1] / best_null[1] * 100:.0f} % of the ceiling" if best_null else ""))
+    if serve_best:
+        w(f"- `tunneldoc serve`: no datagram lost up to **{serve_best:,} lines/s** offered"
+          + (f" ({serve_best / null_best * 100:.0f} % of the ceiling)" if null_best else "")
+          + (f"; lost some at {', '.join(serve_lossy)}" if serve_lossy else "; nothing lost at any rate tried"))
     elif serve:
         w("- `tunneldoc serve` lost datagrams at every rate tried")
     w("")
@@ -76,8 +89,9 @@ def loggen_section(res, w) -> None:
     w("*diagnosed* its `tunneldoc_diagnoses_total` against `scan --stats`. *Resets*: connections the kernel")
     w("reset on close (TcpExt TCPAbortOnClose): loggen closes a TLS connection without reading the server's")
     w("session tickets, so what the daemon had not yet read from that connection is lost with it — a loss")
-    w("with resets is the generator's abrupt close, not the daemon dropping lines. Our own sender is in the")
-    w("`serve` table above.\n")
+    w("with resets is the generator's abrupt close, not the daemon dropping lines. loggen's own rate is its")
+    w("count over its own clock, which it reads in coarse steps (short runs overstate it); *offered* is its")
+    w("count over the wall time of the run. Our own sender is in the `serve` table above.\n")
     w("| scenario | offered lines/s | loggen's rate | sent | received | lost | diagnosed / expected | RcvbufErrors | resets | peak RSS MiB |")
     w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, v in rows:
