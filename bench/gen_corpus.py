@@ -15,11 +15,14 @@ written. New signatures are picked up automatically.
 `--patterndb FILE` also writes a syslog-ng PatternDB with one rule per
 (signature, example), built from the same examples with the varied spans
 replaced by parsers, so that syslog-ng classifies the same lines
-(bench/peers/syslog_ng.sh uses it). Same seed, same output, byte for byte.
+(bench/peers/syslog_ng.sh uses it); `--rulebase FILE` writes the same rules
+as a liblognorm v2 rulebase for rsyslog's mmnormalize
+(bench/peers/rsyslog_mmnormalize.sh). Same seed, same output, byte for byte.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import re
@@ -252,23 +255,31 @@ def retime(line: str, t: int) -> str:
 
 # ---------------------------------------------------------------- patterndb
 
-def patterndb(templates: list[Template]) -> str:
-    """A syslog-ng PatternDB (version 4) with one rule per template. The whole
-    input line is the message (the peer runs with flags(no-parse)), so every
-    rule starts with an @ESTRING@ that skips the header up to the message id."""
-    rules, seen = [], set()
+def _lnfield(spec: dict) -> str:
+    """A liblognorm v2 field, %{json}%; a % inside it would end it early."""
+    return "%" + json.dumps(spec).replace("%", "\\u0025") + "%"
+
+
+def _rules(templates: list[Template]):
+    """(signature id, rule number, PatternDB pattern, liblognorm v2 pattern) per
+    distinct rule. The whole input line is the message (the peers run with
+    flags(no-parse) / useRawMsg), so every rule skips the header up to the
+    message id: @ESTRING::%@ in the PatternDB, char-to % in liblognorm."""
+    seen = set()
     for k, t in enumerate(templates):
         line = t.line
         p = line.find("%")
         if p >= 0 and re.match(r"%[A-Z][A-Z0-9_]*-\d-[A-Z0-9_]+:", line[p:]):
             start = p + 1
             prefix = "@ESTRING::%@"
+            lprefix = _lnfield({"name": "-", "type": "char-to", "extradata": "%"}) + "%%"
         else:
             start = 0
             prefix = ""
+            lprefix = ""
         if t.regex is None:
             continue
-        parts, pos = [prefix], start
+        parts, lparts, pos = [prefix], [lprefix], start
         for s, e, n in t.spans:
             value = line[s:e]
             # Values the generator never varies stay literal (they are the
@@ -276,10 +287,13 @@ def patterndb(templates: list[Template]) -> str:
             if s < start or vary_value(n, value, random.Random(0)) is None:
                 continue
             parts.append(line[pos:s].replace("@", "@@"))
+            lparts.append(line[pos:s].replace("%", "%%"))
             if IPV4.match(value):
                 parts.append(f"@IPv4:f.{n}@")
+                lparts.append(_lnfield({"name": f"f_{n}", "type": "ipv4"}))
             elif e >= len(line):
                 parts.append(f"@ANYSTRING:f.{n}@")
+                lparts.append(_lnfield({"name": f"f_{n}", "type": "rest"}))
             else:
                 # ESTRING stops at the first occurrence of its end string: take
                 # enough of the following literal text that the value (or any
@@ -289,22 +303,50 @@ def patterndb(templates: list[Template]) -> str:
                     k += 1
                 stop = line[e:e + k]
                 parts.append(f"@ESTRING:f.{n}:{stop.replace('@', '@@')}@")
+                # char-to / string-to stop before their end: the literal follows.
+                # (liblognorm 2.0.6's string-to matches nothing with a one-character
+                # end string; char-to is the same thing there.)
+                lparts.append(_lnfield({"name": f"f_{n}", "type": "char-to" if len(stop) == 1 else "string-to",
+                                        "extradata": stop})
+                              + stop.replace("%", "%%"))
                 e += k
             pos = e
         parts.append(line[pos:].replace("@", "@@"))
+        lparts.append(line[pos:].replace("%", "%%"))
         pattern = "".join(parts)
         if pattern in seen:  # two examples that differ only in varied values
             continue
         seen.add(pattern)
-        rules.append(
-            f'      <rule provider="tunneldoc-bench" id="{escape(t.sig_id)}.{k}" class="{escape(t.sig_id)}">\n'
-            f"        <patterns><pattern>{escape(pattern)}</pattern></patterns>\n"
-            f"        <tags><tag>vpn</tag></tags>\n"
-            f"      </rule>\n")
+        yield t.sig_id, k, pattern, "".join(lparts)
+
+
+def patterndb(templates: list[Template]) -> str:
+    """A syslog-ng PatternDB (version 4) with one rule per template."""
+    rules = [
+        f'      <rule provider="tunneldoc-bench" id="{escape(sig_id)}.{k}" class="{escape(sig_id)}">\n'
+        f"        <patterns><pattern>{escape(pattern)}</pattern></patterns>\n"
+        f"        <tags><tag>vpn</tag></tags>\n"
+        f"      </rule>\n"
+        for sig_id, k, pattern, _ in _rules(templates)]
     return ('<?xml version="1.0" encoding="UTF-8"?>\n'
             '<patterndb version="4" pub_date="2026-11-26">\n'
             '  <ruleset name="tunneldoc-bench" id="tunneldoc-bench">\n'
             "    <rules>\n" + "".join(rules) + "    </rules>\n  </ruleset>\n</patterndb>\n")
+
+
+def rulebase(templates: list[Template]) -> str:
+    """A liblognorm v2 rulebase with the same rules as patterndb(), for rsyslog's
+    mmnormalize (bench/peers/rsyslog_mmnormalize.sh): the rule's tag is the
+    signature id."""
+    out = ["version=2\n", "# bench/gen_corpus.py --rulebase: the rules of its PatternDB, for mmnormalize\n"]
+    skip = _lnfield({"name": "-", "type": "char-to", "extradata": "%"})
+    for sig_id, _, _, lpattern in _rules(templates):
+        out.append(f"rule={sig_id}:{lpattern}\n")
+        # char-to takes one character at least, @ESTRING::%@ none: the same
+        # rule again for lines without a header (the message id first).
+        if lpattern.startswith(skip):
+            out.append(f"rule={sig_id}:{lpattern[len(skip):]}\n")
+    return "".join(out)
 
 
 # ---------------------------------------------------------------- main
@@ -318,6 +360,7 @@ def main() -> int:
     ap.add_argument("--signatures", default=os.path.join(here, "..", "signatures"))
     ap.add_argument("-o", "--output", default="-")
     ap.add_argument("--patterndb", help="also write a syslog-ng PatternDB for the same examples")
+    ap.add_argument("--rulebase", help="also write a liblognorm v2 rulebase (rsyslog mmnormalize), same rules")
     args = ap.parse_args()
 
     rng = random.Random(args.seed)
@@ -331,6 +374,9 @@ def main() -> int:
     if args.patterndb:
         with open(args.patterndb, "w", encoding="utf-8") as fh:
             fh.write(patterndb([t for ts in per_sig for t in ts]))
+    if args.rulebase:
+        with open(args.rulebase, "w", encoding="utf-8") as fh:
+            fh.write(rulebase([t for ts in per_sig for t in ts]))
 
     out = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8", newline="\n")
     buf: list[str] = []

@@ -10,6 +10,98 @@ from collections import defaultdict
 NOTES_BEGIN = "<!-- notes -->"
 
 
+def _rate_key(label: str) -> float:
+    """Sort key of a ceiling label "<senders>x<rate>" ("max" last)."""
+    rate = label.split("x", 1)[1]
+    return float("inf") if rate == "max" else float(rate)
+
+
+def ceiling_section(res, w) -> None:
+    """The loopback UDP ceiling (bench/udp_ceiling.sh): the do-nothing receiver
+    and serve under the same senders, rate by rate."""
+    null = {k[len("ceiling.null."):]: v[-1].split() for k, v in res.items() if k.startswith("ceiling.null.")}
+    serve = {k[len("ceiling.serve."):]: v[-1].split() for k, v in res.items() if k.startswith("ceiling.serve.")}
+    if not null and not serve:
+        return
+    w("## UDP ceiling: a do-nothing receiver against `tunneldoc serve` (`bench/udp_ceiling.sh`)\n")
+    w("The same senders (`tunneldoc_syslog_sender`, several at once, each at the rate shown or as fast as it")
+    w("can) send the first lines of the corpus over loopback UDP, first to `tunneldoc_udp_ceiling`, which")
+    w("does nothing but `recvmmsg()` 64 datagrams at a time and count them (8 MiB receive buffer, as serve's")
+    w("default), then to a fresh `tunneldoc serve`. *Lost* is sent − received; RcvbufErrors is the kernel's")
+    w("count of datagrams dropped on a full receive buffer over the run (machine-wide). The ceiling is the")
+    w("highest offered rate at which the do-nothing receiver loses nothing.\n")
+    w("| senders × rate/s | receiver | offered lines/s | sent | received | lost | RcvbufErrors | peak RSS MiB | diagnosed / expected |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    labels = sorted(set(null) | set(serve), key=_rate_key)
+    for label in labels:
+        for who, rows in (("do-nothing", null), ("serve", serve)):
+            if label not in rows:
+                continue
+            v = rows[label]
+            sent, received, _inerr, rcvbuf, offered, hwm = (int(x) for x in v[:6])
+            diag = f"{int(v[6]):,} / {int(v[7]):,}" if len(v) > 7 else "—"
+            w(f"| {label} | {who} | {offered:,} | {sent:,} | {received:,} | {sent - received:,} | {rcvbuf:,} | "
+              f"{hwm / 1024:.1f} | {diag} |")
+    w("")
+
+    def clean_upto(rows):
+        """(highest offered rate of the loss-free runs below the first lossy one, lossy labels)."""
+        best, lossy = None, []
+        for label in labels:
+            if label not in rows:
+                continue
+            v = rows[label]
+            ok = int(v[0]) == int(v[1]) and int(v[3]) == 0
+            if not ok:
+                lossy.append(label)
+            elif not lossy:
+                best = max(best or 0, int(v[4]))
+        return best, lossy
+
+    null_best, null_lossy = clean_upto(null)
+    serve_best, serve_lossy = clean_upto(serve)
+    if null and not null_lossy:
+        w(f"- the do-nothing receiver lost nothing at any rate tried: the ceiling is at least **{null_best:,} "
+          f"lines/s**, the most the senders offered on this machine (they share its cores with the receiver)")
+    elif null_best:
+        w(f"- ceiling (do-nothing receiver, nothing lost): **{null_best:,} lines/s** offered; it lost datagrams "
+          f"at {', '.join(null_lossy)}")
+    elif null:
+        w("- the do-nothing receiver lost datagrams at every rate tried: the ceiling is below the lowest rate")
+    if serve_best:
+        w(f"- `tunneldoc serve`: no datagram lost up to **{serve_best:,} lines/s** offered"
+          + (f" ({serve_best / null_best * 100:.0f} % of the ceiling)" if null_best else "")
+          + (f"; lost some at {', '.join(serve_lossy)}" if serve_lossy else "; nothing lost at any rate tried"))
+    elif serve:
+        w("- `tunneldoc serve` lost datagrams at every rate tried")
+    w("")
+
+
+def loggen_section(res, w) -> None:
+    """serve under syslog-ng's loggen (bench/loggen_bench.sh)."""
+    rows = [(k[len("loggen."):], v[-1].split()) for k, v in res.items() if k.startswith("loggen.")]
+    if not rows:
+        return
+    w("## `tunneldoc serve` under syslog-ng's `loggen` (`bench/loggen_bench.sh`)\n")
+    w("`loggen -R corpus -d` sends the first corpus lines whole on each connection (UDP `-i -D`, TCP `-i -S`,")
+    w("TLS `-U` against `serve --tls` with a self-signed certificate), flat out or at the rate shown per")
+    w("connection; *sent* is loggen's count, *received* the daemon's `tunneldoc_listener_messages_total`,")
+    w("*diagnosed* its `tunneldoc_diagnoses_total` against `scan --stats`. *Resets*: connections the kernel")
+    w("reset on close (TcpExt TCPAbortOnClose): loggen closes a TLS connection without reading the server's")
+    w("session tickets, so what the daemon had not yet read from that connection is lost with it — a loss")
+    w("with resets is the generator's abrupt close, not the daemon dropping lines. loggen's own rate is its")
+    w("count over its own clock, which it reads in coarse steps (short runs overstate it); *offered* is its")
+    w("count over the wall time of the run. Our own sender is in the `serve` table above.\n")
+    w("| scenario | offered lines/s | loggen's rate | sent | received | lost | diagnosed / expected | RcvbufErrors | resets | peak RSS MiB |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, v in rows:
+        sent, received, diag, expected, _inerr, rcvbuf, offered, hwm, lrate = (int(float(x)) for x in v[:9])
+        resets = v[9] if len(v) > 9 else "?"
+        w(f"| {name} | {offered:,} | {lrate:,} | {sent:,} | {received:,} | {sent - received:,} | {diag:,} / "
+          f"{expected:,} | {rcvbuf:,} | {resets} | {hwm / 1024:.1f} |")
+    w("")
+
+
 def main() -> int:
     res = defaultdict(list)
     with open(sys.argv[1], encoding="utf-8") as fh:
@@ -51,7 +143,9 @@ def main() -> int:
                                  ("syslog-ng", "syslog-ng 3.38 PatternDB, `flags(no-parse)` (`bench/peers/syslog_ng.sh`)",
                                   "syslog-ng.matches"),
                                  ("syslog-ng.parse", "syslog-ng 3.38 PatternDB, syslog header parsed (`... parse`)",
-                                  "syslog-ng.parse.matches")):
+                                  "syslog-ng.parse.matches"),
+                                 ("rsyslog", "rsyslog 8.2302 mmnormalize (liblognorm 2.0), same rules, raw line "
+                                  "(`bench/peers/rsyslog_mmnormalize.sh`)", "rsyslog.matches")):
         m = med(name)
         if m is None:
             continue
@@ -78,6 +172,10 @@ def main() -> int:
                 w(f"- tunneldoc (2 threads) / syslog-ng: **{t['syslog-ng'] / t['scan.t2']:.1f}×**")
         if "syslog-ng.parse" in t:
             w(f"- tunneldoc (1 thread) / syslog-ng with header parsing: **{t['syslog-ng.parse'] / t['scan.t1']:.1f}×**")
+        if "rsyslog" in t:
+            w(f"- tunneldoc (1 thread) / rsyslog mmnormalize: **{t['rsyslog'] / t['scan.t1']:.1f}×** wall time"
+              + (f", {cpus['rsyslog'] / cpus['scan.t1']:.1f}× CPU time" if "rsyslog" in cpus and "scan.t1" in cpus
+                 else ""))
         if "scan.t2" in t:
             w(f"- 2 threads / 1 thread: **{t['scan.t1'] / t['scan.t2']:.2f}×**; same output as one thread: "
               f"{one.get('threads.same_output', '?')}")
@@ -95,8 +193,9 @@ def main() -> int:
     if serve:
         w("## `tunneldoc serve` under load (loopback, `bench/serve_bench.sh`)\n")
         w("Each scenario: a fresh daemon, the first lines of the corpus from each sender; *diagnosed* is the")
-        w("daemon's output, *expected* what `scan` diagnoses in the same lines; kernel counters are the")
-        w("deltas of `/proc/net/snmp` Udp InErrors / RcvbufErrors over the run.\n")
+        w("daemon's count of diagnosed lines (`tunneldoc_diagnoses_total`, whatever the output stream), *expected*")
+        w("what `scan --stats` counts as diagnosed in the same lines; kernel counters are the deltas of")
+        w("`/proc/net/snmp` Udp InErrors / RcvbufErrors over the run.\n")
         w("| scenario | offered lines/s | sent | received | lost | diagnosed / expected | InErrors | RcvbufErrors | peak RSS MiB | KB load ms |")
         w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for name, v in serve:
@@ -104,6 +203,8 @@ def main() -> int:
             w(f"| {name} | {int(offered):,} | {int(sent):,} | {int(received):,} | {int(sent) - int(received):,} | "
               f"{int(diag):,} / {int(expected):,} | {inerr} | {rcvbuf} | {int(hwm) / 1024:.1f} | {kb} |")
         w("")
+    ceiling_section(res, w)
+    loggen_section(res, w)
     if "callgrind.cg-200k" in one:
         total = int(one["callgrind.cg-200k"])
         empty = int(one["callgrind.cg-empty"])
@@ -161,6 +262,10 @@ def main() -> int:
     w("bench/run.sh                        # everything; LINES=, RUNS=, WORK=, SKIP_PEERS=1, SKIP_CALLGRIND=1, SKIP_SERVE=1")
     w("BASELINE=/path/to/old/tunneldoc bench/run.sh   # also an older build, interleaved, and its callgrind count")
     w("bench/serve_bench.sh build-perf/tunneldoc build-perf/bench/tunneldoc_syslog_sender corpus.log signatures /tmp/serve")
+    w("bench/udp_ceiling.sh build-perf/tunneldoc build-perf/bench/tunneldoc_syslog_sender "
+      "build-perf/bench/tunneldoc_udp_ceiling corpus.log signatures /tmp/ceiling   # RATES=, SENDERS=, COUNT=")
+    w("bench/loggen_bench.sh build-perf/tunneldoc corpus.log signatures /tmp/loggen   # SCENARIOS=, COUNT=")
+    w("bench/peers/rsyslog_mmnormalize.sh corpus.log rulebase.rb /tmp/rsyslog   # gen_corpus.py --rulebase rulebase.rb")
     w(f"python3 bench/gen_corpus.py -n {lines} -o corpus.log --patterndb patterndb.xml")
     w("/usr/bin/time -v build-perf/tunneldoc scan --threads 1 corpus.log > out.jsonl")
     w("bench/peers/syslog_ng.sh corpus.log patterndb.xml /tmp/sng   # prints seconds and matches")

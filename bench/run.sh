@@ -4,6 +4,7 @@
 #   bench/run.sh                 # full run: 1,000,000 lines, 5 repetitions
 #   LINES=200000 RUNS=3 bench/run.sh
 #   SKIP_PEERS=1 SKIP_CALLGRIND=1 SKIP_MICRO=1 SKIP_SERVE=1 bench/run.sh   # parts only
+#   SKIP_RSYSLOG=1 SKIP_CEILING=1 SKIP_LOGGEN=1 bench/run.sh   # likewise; COUNT= lines per sender
 #   BASELINE=/path/to/older/tunneldoc bench/run.sh   # also time an older build, same session
 #
 # Builds Release into build-perf (or $BUILD), generates the corpus into $WORK
@@ -12,12 +13,18 @@
 #     (whole process: knowledge-base load included), wall time and peak RSS
 #     from /usr/bin/time; medians of $RUNS runs;
 #   - syslog-ng with a PatternDB over the same corpus (bench/peers/syslog_ng.sh),
-#     the same number of runs, interleaved with tunneldoc's;
+#     and rsyslog with mmnormalize and the same rules as a liblognorm rulebase
+#     (bench/peers/rsyslog_mmnormalize.sh; rsyslogd on PATH or unpacked in
+#     $RSYSLOG_ROOT, see that script), the same number of runs, interleaved;
 #   - `tunneldoc serve` fed over UDP (one and two senders, as fast as they can
 #     and at fixed rates) and TCP (one and eight connections): bench/serve_bench.sh;
+#   - the loopback UDP ceiling: a do-nothing recvmmsg receiver, then serve, under
+#     the same senders at increasing rates (bench/udp_ceiling.sh);
+#   - serve under syslog-ng's loggen over UDP, TCP and TLS (bench/loggen_bench.sh);
 #   - instructions per line under callgrind (noise-free);
 #   - the Google Benchmark micro-benchmarks.
-# Results go to $WORK/results.tsv and docs/performance.md (bench/report.py).
+# Results go to $WORK/results.tsv and docs/performance.md (bench/report.py; or
+# to $REPORT, e.g. REPORT=/tmp/performance.md for a trial run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -30,7 +37,7 @@ mkdir -p "$work"
 
 if [ -z "${SKIP_BUILD:-}" ]; then
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS=-g >/dev/null
-  ninja -C "$build" -j 2 tunneldoc tunneldoc_microbench tunneldoc_syslog_sender >/dev/null
+  ninja -C "$build" -j 2 tunneldoc tunneldoc_microbench tunneldoc_syslog_sender tunneldoc_udp_ceiling >/dev/null
 fi
 td=$root/$build/tunneldoc
 # A copy of the knowledge base, so that every run of the session sees the same one.
@@ -41,8 +48,9 @@ export TUNNELDOC_SIGNATURES=$sigs  # for the micro-benchmarks
 
 corpus=$work/corpus-$lines.log
 pdb=$work/patterndb.xml
+rulebase=$work/rulebase.rb
 echo "== corpus: $lines lines -> $corpus"
-python3 bench/gen_corpus.py -n "$lines" -o "$corpus" --patterndb "$pdb"
+python3 bench/gen_corpus.py -n "$lines" -o "$corpus" --patterndb "$pdb" --rulebase "$rulebase"
 
 results=$work/results.tsv
 : > "$results"
@@ -78,6 +86,14 @@ record cpus.available.before "$(cpu_probe)"
 echo "== scan and peers, $runs runs each (interleaved)"
 have_sng=0
 if [ -z "${SKIP_PEERS:-}" ] && command -v syslog-ng >/dev/null; then have_sng=1; fi
+have_rsyslog=0
+if [ -z "${SKIP_PEERS:-}" ] && [ -z "${SKIP_RSYSLOG:-}" ]; then
+  if command -v rsyslogd >/dev/null || [ -x "${RSYSLOG_ROOT:-/opt/rsyslog-bench}/usr/sbin/rsyslogd" ]; then
+    have_rsyslog=1
+  else
+    echo "   (no rsyslogd: the rsyslog peer is skipped; see bench/peers/rsyslog_mmnormalize.sh)"
+  fi
+fi
 for ((r = 1; r <= runs; r++)); do
   if [ -n "${BASELINE:-}" ]; then
     timed scan.baseline "$work/scan-baseline.jsonl" "$BASELINE" scan --year 2026 --signatures "$sigs" "$corpus"
@@ -94,6 +110,11 @@ for ((r = 1; r <= runs; r++)); do
     read -r secs matches rss cpu < <(bench/peers/syslog_ng.sh "$corpus" "$pdb" "$work/syslog-ng" parse)
     record syslog-ng.parse "$secs $rss $cpu"
     record syslog-ng.parse.matches "$matches"
+  fi
+  if ((have_rsyslog)); then
+    read -r secs matches rss cpu < <(bench/peers/rsyslog_mmnormalize.sh "$corpus" "$rulebase" "$work/rsyslog")
+    record rsyslog "$secs $rss $cpu"
+    record rsyslog.matches "$matches"
   fi
 done
 record cpus.available.after "$(cpu_probe)"
@@ -121,6 +142,15 @@ fi
 if [ -z "${SKIP_SERVE:-}" ] && "$td" serve --help >/dev/null 2>&1; then
   echo "== serve under UDP and TCP load"
   bench/serve_bench.sh "$td" "$root/$build/bench/tunneldoc_syslog_sender" "$corpus" "$sigs" "$work/serve" "$results"
+fi
+if [ -z "${SKIP_CEILING:-}" ] && "$td" serve --help >/dev/null 2>&1; then
+  echo "== UDP ceiling: do-nothing receiver, then serve, at increasing rates"
+  bench/udp_ceiling.sh "$td" "$root/$build/bench/tunneldoc_syslog_sender" "$root/$build/bench/tunneldoc_udp_ceiling" \
+    "$corpus" "$sigs" "$work/ceiling" "$results"
+fi
+if [ -z "${SKIP_LOGGEN:-}" ] && command -v loggen >/dev/null && "$td" serve --help >/dev/null 2>&1; then
+  echo "== serve under loggen (UDP, TCP, TLS)"
+  bench/loggen_bench.sh "$td" "$corpus" "$sigs" "$work/loggen" "$results"
 fi
 
 if [ -z "${SKIP_CALLGRIND:-}" ] && command -v valgrind >/dev/null; then
@@ -183,5 +213,6 @@ if [ -z "${SKIP_MICRO:-}" ]; then
     done
 fi
 
-python3 bench/report.py "$results" "$work/stats.txt" > docs/performance.md
-echo "== docs/performance.md written"
+report=${REPORT:-docs/performance.md}
+python3 bench/report.py "$results" "$work/stats.txt" > "$report"
+echo "== $report written"
