@@ -213,19 +213,49 @@ def main() -> int:
         w(f"`valgrind --tool=callgrind tunneldoc scan` over the first {n:,} lines of the corpus, minus the same "
           f"run over an empty file (start-up and knowledge-base load: {empty / 1e6:.1f} M instructions):\n")
         w(f"- **{(total - empty) / n:,.0f} instructions per line** on the hot path (all lines, diagnosed or not)")
-        labels = {"read": "line reading (LineReader)", "parse": "parse_line", "match": "Matcher::match (key lookup + RE2)",
-                  "re2": "of which RE2::Match (extraction)", "re2_set": "of which RE2::Set::Match (keyless lines)",
-                  "render": "JsonRenderer::render (5 % of lines)"}
-        for stage, label in labels.items():
-            k = f"callgrind.stage.{stage}"
-            if k in one:
-                indent = "    " if label.startswith("of which") else "  "
-                w(f"{indent}- {label}: {int(one[k]) / n:,.0f} per line")
-        w("  - the rest: output writes, scan loop, source text")
+        labels = [("read", "line reading (LineReader::next)"),
+                  ("recognize", "parse + match + Event (Recognizer::recognize)"),
+                  ("parse", "of which parse_line"),
+                  ("match", "of which Matcher::match (key lookup + RE2)"),
+                  ("re2", "of which RE2::Match (extraction)"),
+                  ("re2_set", "of which RE2::Set::Match (which of a key's patterns, keyless lines)"),
+                  ("correlate", "correlate (Correlator::process)"),
+                  ("intake", "sink intake thread: encode into the spool (Sink::intake)"),
+                  ("render", "of which JsonRenderer::render"),
+                  ("deliver", "sink delivery thread: write (Sink::deliver)"),
+                  ("malloc", "malloc, all callers"),
+                  ("free", "free, all callers")]
+        base_total = None
         if "callgrind.cg-baseline" in one:
-            b = int(one["callgrind.cg-baseline"]) - int(one.get("callgrind.cg-baseline-empty", empty))
-            w(f"- baseline build: {b / n:,.0f} instructions per line (this build: "
-              f"{(total - empty) / b * 100:.0f} % of it)")
+            base_total = int(one["callgrind.cg-baseline"]) - int(one.get("callgrind.cg-baseline-empty", empty))
+        w("")
+        w("Inclusive instructions per line of each stage's function (a stage's \"of which\" rows are inside it; "
+          "malloc and free are counted inside the stages too):\n")
+        w("| stage | baseline | this build |" if base_total else "| stage | this build |")
+        w("|---|---:|---:|" if base_total else "|---|---:|")
+        if base_total:
+            w(f"| **all, per line** | {base_total / n:,.0f} | {(total - empty) / n:,.0f} |")
+        else:
+            w(f"| **all, per line** | {(total - empty) / n:,.0f} |")
+        for stage, label in labels:
+            k = f"callgrind.stage.{stage}"
+            if k not in one:
+                continue
+            name = ("&nbsp;&nbsp;" + label) if label.startswith("of which") else label
+            now = f"{int(one[k]) / n:,.0f}"
+            if base_total:
+                b = one.get(f"callgrind.baseline.stage.{stage}")
+                w(f"| {name} | {int(b) / n:,.0f} | {now} |" if b else f"| {name} | — | {now} |")
+            else:
+                w(f"| {name} | {now} |")
+        if base_total:
+            kb_b = one.get("callgrind.baseline.stage.kb_load")
+            w(f"| knowledge-base load, whole (M instructions) | "
+              f"{(int(kb_b) / 1e6 if kb_b else int(one.get('callgrind.cg-baseline-empty', 0)) / 1e6):,.0f} | "
+              f"{int(one.get('callgrind.stage.kb_load', empty)) / 1e6:,.0f} |")
+            w("")
+            w(f"- baseline build: {base_total / n:,.0f} instructions per line (this build: "
+              f"{(total - empty) / base_total * 100:.0f} % of it)")
         if "callgrind.cg-200k-t2" in one:
             t2 = int(one["callgrind.cg-200k-t2"])
             w(f"- with `--threads 2`: {(t2 - empty) / n:,.0f} instructions per line, all threads together "

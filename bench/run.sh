@@ -174,28 +174,12 @@ if [ -z "${SKIP_CALLGRIND:-}" ] && command -v valgrind >/dev/null; then
   valgrind --tool=callgrind --callgrind-out-file="$work/cg-200k-t2.cg" "$td" scan --year 2026 --signatures "$sigs" \
     --threads 2 "$work/cg-200k.log" > /dev/null 2> "$work/cg-200k-t2.valgrind"
   record "callgrind.cg-200k-t2" "$(awk '/Collected :/ {print $NF}' "$work/cg-200k-t2.valgrind")"
-  python3 - "$work/cg-empty.cg" "$work/cg-200k.cg" >> "$results" <<'PY' || true
-# Per-stage split: inclusive instructions of the stage functions over the
-# 200k-line run minus the same over the empty run (the knowledge-base load
-# parses and matches its own examples).
-import subprocess, sys
-stages = {"parse": "tunneldoc::parse_line(", "match": "tunneldoc::Matcher::match(", "render": "tunneldoc::JsonRenderer::render(",
-          "read": "tunneldoc::LineReader::next(", "kb_load": "tunneldoc::load_knowledge_base(",
-          "re2": "re2::RE2::Match(", "re2_set": "re2::RE2::Set::Match(re2::StringPiece const&, std::vector<int, std::allocator<int> >*) const"}
-def counts(path):
-    out = subprocess.run(["callgrind_annotate", "--inclusive=yes", path], capture_output=True, text=True).stdout
-    got = {}
-    for name, fn in stages.items():
-        for line in out.splitlines():
-            if fn in line:
-                got[name] = int(line.split()[0].replace(",", ""))
-                break
-    return got
-empty, full = counts(sys.argv[1]), counts(sys.argv[2])
-for name in stages:
-    if name in full:
-        print(f"callgrind.stage.{name}\t{full[name] - empty.get(name, 0) if name != 'kb_load' else full[name]}")
-PY
+  # Per-stage split (bench/callgrind_stages.py), this build and the baseline.
+  python3 bench/callgrind_stages.py callgrind "$work/cg-empty.cg" "$work/cg-200k.cg" >> "$results" || true
+  if [ -n "${BASELINE:-}" ]; then
+    python3 bench/callgrind_stages.py callgrind.baseline "$work/cg-baseline-empty.cg" "$work/cg-baseline.cg" \
+      >> "$results" || true
+  fi
 fi
 
 if [ -z "${SKIP_MICRO:-}" ]; then
