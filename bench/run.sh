@@ -36,7 +36,7 @@ threads_max=$(nproc)
 mkdir -p "$work"
 
 if [ -z "${SKIP_BUILD:-}" ]; then
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS=-g >/dev/null
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS=-g -DTUNNELDOC_BUILD_BENCH=ON >/dev/null
   ninja -C "$build" -j 2 tunneldoc tunneldoc_microbench tunneldoc_syslog_sender tunneldoc_udp_ceiling >/dev/null
 fi
 td=$root/$build/tunneldoc
