@@ -17,6 +17,13 @@ namespace tunneldoc {
 namespace {
 
 constexpr std::size_t kMaxIntakeBatch = 4096;
+// A trickle of records (serve: one diagnosis now and then from each I/O
+// thread) is gathered for up to kLinger before the intake encodes it, and
+// publishers wake the intake only when it sleeps with nothing queued or when
+// kLingerBatch records are waiting: one wake-up per batch instead of two
+// futex system calls per record (16 % of serve's CPU under UDP load).
+constexpr auto kLinger = std::chrono::milliseconds(2);
+constexpr std::size_t kLingerBatch = 256;
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -143,8 +150,10 @@ void Sink::start() {
 
 void Sink::publish(const std::vector<OutputPtr>& outputs) {
   std::size_t added = 0, dropped = 0;
+  bool wake = false;
   {
     std::unique_lock lock(mutex_);
+    const std::size_t before = queue_.size();
     std::int64_t now = 0;
     for (const OutputPtr& o : outputs) {
       if (!wants(options_.stream, o->kind)) continue;
@@ -161,13 +170,15 @@ void Sink::publish(const std::vector<OutputPtr>& outputs) {
       queue_.push_back(Queued{o, ++accepted_, now});
       ++added;
     }
+    const std::size_t batch = std::min(kLingerBatch, options_.queue_capacity);
+    wake = added != 0 && (intake_idle_ || (before < batch && queue_.size() >= batch));
   }
   if (dropped != 0) {
     dropped_full_.inc(dropped);
     report("queue full", fmt::format("{} records, dropping the oldest (counted in tunneldoc_sink_dropped_total)",
                                      options_.queue_capacity));
   }
-  if (added != 0) intake_wake_.notify_one();
+  if (wake) intake_wake_.notify_one();
 }
 
 void Sink::report(const char* what, const std::string& detail) {
@@ -260,7 +271,13 @@ void Sink::intake() {
   for (;;) {
     {
       std::unique_lock lock(mutex_);
+      intake_idle_ = true;
       intake_wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      intake_idle_ = false;
+      const std::size_t batch = std::min(kLingerBatch, options_.queue_capacity);
+      if (!stopping_ && queue_.size() < batch) {
+        intake_wake_.wait_for(lock, kLinger, [&] { return stopping_ || queue_.size() >= batch; });
+      }
       if (queue_.empty() || abandon_) break;
       const std::size_t n = std::min({queue_.size(), kMaxIntakeBatch, options_.queue_capacity});
       for (std::size_t i = 0; i < n; ++i) {

@@ -9,6 +9,10 @@
 //   to the spool ─▶ delivery thread: send the spool's oldest batch, release it
 //   once the transport took it, else retry it with exponential backoff.
 //
+// The intake gathers a trickle of records for up to 2 ms (or until 256 wait)
+// before it encodes them: a record may wait that long more, and the threads
+// wake once per batch rather than once per record.
+//
 // publish() never waits unless the sink was made with WhenFull::block (scan):
 // a full queue drops its oldest records, counted in
 // tunneldoc_sink_dropped_total{reason="queue_full"}; a full spool drops its
@@ -230,6 +234,7 @@ class Sink {
   bool stopping_ = false;                                // guarded by mutex_
   bool abandon_ = false;                                 // guarded by mutex_: the deadline passed
   bool intake_done_ = false;                             // guarded by mutex_
+  bool intake_idle_ = false;                             // guarded by mutex_: the intake waits with nothing queued
   bool delivery_done_ = false;                           // guarded by mutex_
   Deadline deadline_{Deadline::max()};                   // guarded by mutex_
   std::string last_error_;                               // guarded by mutex_

@@ -436,3 +436,24 @@ TEST_CASE("a failed reopen makes the sink unhealthy and says why", "[sink]") {
   CHECK_FALSE(sink.healthy());
   CHECK(sink.last_error().find("no such directory") != std::string::npos);
 }
+
+TEST_CASE("records published one at a time are delivered in batches, every one, in order", "[sink][batch]") {
+  // serve publishes a diagnosis at a time from each I/O thread; the intake
+  // gathers them for a moment instead of waking (and delivering) per record.
+  MetricsRegistry m;
+  auto items = std::make_unique<ItemTransport>();
+  ItemTransport& t = *items;
+  Sink sink(quick("trickle", 1000), std::make_unique<NameEncoder>(), std::move(items), m);
+  sink.start();
+  for (int i = 0; i < 200; ++i) {
+    sink.publish(outputs(i, 1));
+    std::this_thread::sleep_for(100us);  // a trickle, not a burst: the intake would sleep between records
+  }
+  t.wait_taken(200);
+  sink.stop(std::chrono::steady_clock::now() + 10s);
+  std::lock_guard lock(t.mutex_);
+  REQUIRE(t.taken_.size() == 200);
+  for (int i = 0; i < 200; ++i) CHECK(t.taken_[static_cast<std::size_t>(i)] == "r" + std::to_string(i));
+  INFO(t.calls_.size() << " deliveries");
+  CHECK(t.calls_.size() < 150);  // ~200, one per record, when the intake does not linger
+}
