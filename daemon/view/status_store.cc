@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <atomic>
 #include <list>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "tunneldoc/view.h"
@@ -88,8 +90,17 @@ struct Histogram {
   }
 };
 
+// Maps keyed by name that a device or peer name (a view into an Event) can
+// look up without building a std::string first.
+struct TextHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+template <class V>
+using TextMap = std::unordered_map<std::string, V, TextHash, std::equal_to<>>;
+
 struct Device {
-  std::unordered_map<std::string, Peer> peers;
+  TextMap<Peer> peers;
   Histogram ticks;
   std::uint64_t diagnoses = 0;
   std::int64_t last_seen_ms = 0;
@@ -129,7 +140,7 @@ struct StatusStore::Impl {
     if (since == 0 && t > 0) since = t;
   }
 
-  Device& device(const std::string& name) {
+  Device& device(std::string_view name) {
     auto it = devices.find(name);
     if (it != devices.end()) {
       device_lru.splice(device_lru.end(), device_lru, it->second.lru);
@@ -140,13 +151,13 @@ struct StatusStore::Impl {
       device_lru.pop_front();
       forgot(kDevice);
     }
-    Device& d = devices[name];
+    Device& d = devices.try_emplace(std::string(name)).first->second;
     d.ticks.step = options.bucket_ms;
-    d.lru = device_lru.insert(device_lru.end(), name);
+    d.lru = device_lru.insert(device_lru.end(), std::string(name));
     return d;
   }
 
-  Peer& peer(Device& d, const std::string& name) {
+  Peer& peer(Device& d, std::string_view name) {
     auto it = d.peers.find(name);
     if (it != d.peers.end()) return it->second;
     if (d.peers.size() >= options.max_peers) {
@@ -161,7 +172,7 @@ struct StatusStore::Impl {
       d.peers.erase(victim);
       forgot(kPeer);
     }
-    return d.peers[name];
+    return d.peers.try_emplace(std::string(name)).first->second;
   }
 
   // The open-incident count of a peer, if its device and the peer are still known.
@@ -174,7 +185,7 @@ struct StatusStore::Impl {
 
   void tick_of(const Output& o) {
     const Event& e = *o.subject;
-    Device& d = device(std::string(e.device()));
+    Device& d = device(e.device());
     d.last_seen_ms = std::max(d.last_seen_ms, o.at_ms);
     ++d.diagnoses;
     d.ticks.add(o.at_ms);
@@ -186,7 +197,7 @@ struct StatusStore::Impl {
       }
       forgot(kBucket);
     }
-    Peer& p = peer(d, std::string(e.peer()));
+    Peer& p = peer(d, e.peer());
     ++p.diagnoses;
     p.last_ms = std::max(p.last_ms, o.at_ms);
     ++counts.diagnoses;
@@ -255,7 +266,7 @@ struct StatusStore::Impl {
   std::int64_t now = 0, since = 0;
   std::int64_t next_recovery = INT64_MAX;  // the earliest time a recovered peer turns ok
   std::int64_t last_slide = 0;             // the last time the timeline window moved the page
-  std::unordered_map<std::string, Device> devices;
+  TextMap<Device> devices;
   std::list<std::string> device_lru;  // least recently seen first
   std::unordered_map<std::string, Incident> incidents;
   std::list<std::string> open_lru;        // least recently updated first
