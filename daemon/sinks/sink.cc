@@ -107,6 +107,7 @@ Sink::Sink(SinkOptions options, std::unique_ptr<Encoder> encoder, std::unique_pt
                                         {{"sink", options_.name}, {"reason", "shutdown"}})) {
   std::random_device rd;
   run_id_ = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  linger_batch_ = std::min(kLingerBatch, options_.queue_capacity);
   register_probes(metrics);
 }
 
@@ -170,8 +171,7 @@ void Sink::publish(const std::vector<OutputPtr>& outputs) {
       queue_.push_back(Queued{o, ++accepted_, now});
       ++added;
     }
-    const std::size_t batch = std::min(kLingerBatch, options_.queue_capacity);
-    wake = added != 0 && (intake_idle_ || (before < batch && queue_.size() >= batch));
+    wake = added != 0 && (intake_idle_ || (before < linger_batch_ && queue_.size() >= linger_batch_));
   }
   if (dropped != 0) {
     dropped_full_.inc(dropped);
@@ -274,9 +274,8 @@ void Sink::intake() {
       intake_idle_ = true;
       intake_wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       intake_idle_ = false;
-      const std::size_t batch = std::min(kLingerBatch, options_.queue_capacity);
-      if (!stopping_ && queue_.size() < batch) {
-        intake_wake_.wait_for(lock, kLinger, [&] { return stopping_ || queue_.size() >= batch; });
+      if (!stopping_ && queue_.size() < linger_batch_) {
+        intake_wake_.wait_for(lock, kLinger, [&] { return stopping_ || queue_.size() >= linger_batch_; });
       }
       if (queue_.empty() || abandon_) break;
       const std::size_t n = std::min({queue_.size(), kMaxIntakeBatch, options_.queue_capacity});

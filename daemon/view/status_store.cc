@@ -6,6 +6,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "tunneldoc/text_map.h"
 #include "tunneldoc/view.h"
 
 namespace tunneldoc {
@@ -89,15 +90,6 @@ struct Histogram {
     buckets.erase(buckets.begin(), it);
   }
 };
-
-// Maps keyed by name that a device or peer name (a view into an Event) can
-// look up without building a std::string first.
-struct TextHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-template <class V>
-using TextMap = std::unordered_map<std::string, V, TextHash, std::equal_to<>>;
 
 struct Device {
   TextMap<Peer> peers;

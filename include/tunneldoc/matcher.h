@@ -22,6 +22,7 @@
 
 #include "tunneldoc/knowledge_base.h"
 #include "tunneldoc/record.h"
+#include "tunneldoc/text_map.h"
 
 namespace tunneldoc {
 
@@ -54,10 +55,6 @@ class Matcher {
     std::int32_t set = -1;             // into key_sets_, for the non-fallback signatures; -1: none
     bool has_fallback = false;
   };
-  struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
 
   bool run(const Signature& sig, std::string_view text, Fields& fields) const;
   const Signature* match_range(const Range& range, std::string_view text, Fields& fields) const;
@@ -68,7 +65,7 @@ class Matcher {
   std::shared_ptr<const KnowledgeBase> kb_;
   std::vector<std::uint64_t> numeric_bits_;  // bit per ASA id < kNumericLimit
   std::unordered_map<std::uint32_t, Range> numeric_;
-  std::unordered_map<std::string, Range, StringHash, std::equal_to<>> named_;
+  TextMap<Range> named_;
   std::vector<std::pair<std::string, Range>> prefixes_;  // keys written "IKE/*"
   std::vector<const Signature*> by_key_;
   std::vector<const Signature*> keyless_;  // index = RE2::Set pattern index

@@ -23,6 +23,7 @@
 #include "tunneldoc/knowledge_base.h"
 #include "tunneldoc/output.h"
 #include "tunneldoc/sink.h"
+#include "tunneldoc/text_map.h"
 
 namespace tunneldoc {
 
@@ -43,10 +44,6 @@ class JsonRenderer {
   void render(const Output& o, std::string& out);
 
  private:
-  struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   void prepare(const std::shared_ptr<const KnowledgeBase>& kb);
   // The rendered title..remedies of a signature or rule id, null when kb_ has none.
   const std::string* body(std::string_view entry);
@@ -56,7 +53,7 @@ class JsonRenderer {
   Remedies remedies_;
   std::shared_ptr<const KnowledgeBase> kb_;
   // Per signature or rule id seen so far: "title":...,"remedies":[...]
-  std::unordered_map<std::string, std::string, StringHash, std::equal_to<>> body_;
+  TextMap<std::string> body_;
   std::int64_t received_ms_ = -1;
   std::string received_text_;
 };

@@ -240,7 +240,8 @@ class Sink {
   std::string last_error_;                               // guarded by mutex_
   std::chrono::steady_clock::time_point last_report_{};  // guarded by mutex_
   std::atomic<std::int64_t> failing_since_{0};           // steady-clock ns of the first failure; 0 when healthy
-  std::uint64_t run_id_ = 0;                             // random per sink and run: record ids
+  std::uint64_t run_id_ = 0;
+  std::size_t linger_batch_ = 1;  // records that end the intake's gathering early (at most the queue's capacity)                             // random per sink and run: record ids
   std::thread intake_thread_, delivery_thread_;
 };
 
