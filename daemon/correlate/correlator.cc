@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -12,10 +13,13 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <stdexcept>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "correlate/fifo.h"
 #include "correlate/lru_map.h"
+#include "tunneldoc/text_map.h"
 
 namespace tunneldoc {
 namespace {
@@ -52,6 +56,25 @@ std::string key_of(std::initializer_list<std::string_view> parts) {
     k.append(p);
   }
   return k;
+}
+
+// The key of a device and peer's incidents: the device's length, the device,
+// the peer. Unambiguous (a device or peer may hold any byte), and the
+// incidents' records take their device and peer back from it (peer_key_parts).
+std::string peer_key(std::string_view device, std::string_view peer) {
+  const auto n = static_cast<std::uint32_t>(device.size());
+  std::string k(sizeof n, '\0');
+  std::memcpy(k.data(), &n, sizeof n);  // host byte order: keys never leave the process
+  k.append(device);
+  k.append(peer);
+  return k;
+}
+
+std::pair<std::string_view, std::string_view> peer_key_parts(std::string_view key) {
+  std::uint32_t n = 0;
+  std::memcpy(&n, key.data(), sizeof n);
+  key.remove_prefix(sizeof n);
+  return {key.substr(0, n), key.substr(n)};
 }
 
 std::uint64_t fnv(std::string_view s, std::uint64_t h = 1469598103934665603ULL) {
@@ -149,9 +172,15 @@ struct RuleState {
   }
 };
 
+// One open incident, kept small: a flood of distinct peers holds tens of
+// thousands of them. Its device and peer are in its key; its class
+// and entry are interned (Impl::intern), its id is a number shown as 16 hex
+// digits. incident_output() makes the full IncidentInfo of a record.
 struct Incident {
-  IncidentInfo info;
-  std::string entry;
+  std::uint64_t id = 0;
+  const std::string* incident_class = nullptr;
+  const std::string* entry = nullptr;  // signature or rule id
+  std::int64_t first_seen_ms = 0, last_seen_ms = 0;
   Confidence confidence = Confidence::low;
   bool correlated = false;  // the entry is a correlation rule
   std::shared_ptr<const KnowledgeBase> kb;
@@ -162,7 +191,7 @@ struct Incident {
   std::int64_t last_emitted_ms = 0;
 };
 
-struct PeerIncidents {
+struct PeerIncidents {  // key: peer_key(device, peer)
   std::vector<Incident> list;
 };
 
@@ -188,14 +217,27 @@ struct Diagnosed {
   bool correlated = false;
 };
 
-std::string incident_id(std::string_view device, std::string_view peer, std::string_view cls, std::int64_t first) {
+std::uint64_t incident_id(std::string_view device, std::string_view peer, std::string_view cls, std::int64_t first) {
   std::uint64_t h = fnv(device);
   h = fnv("\x1f", h);
   h = fnv(peer, h);
   h = fnv("\x1f", h);
   h = fnv(cls, h);
-  h = fnv(std::to_string(first), h);
-  return fmt::format("{:016x}", h);
+  return fnv(std::to_string(first), h);
+}
+
+// How an incident id is written: 16 hex digits.
+std::string id_text(std::uint64_t id) {
+  return fmt::format("{:016x}", id);
+}
+
+// The id of a state file's incident, as id_text() wrote it.
+std::uint64_t id_from(const std::string& text) {
+  std::uint64_t id = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id, 16);
+  if (ec != std::errc() || end != text.data() + text.size() || text.size() != 16)
+    throw std::runtime_error("incident id '" + text + "' is not 16 hex digits");
+  return id;
 }
 
 bool holds(const FieldCondition& c, const FieldList& fields) {
@@ -324,6 +366,18 @@ struct Correlator::Impl {
   std::array<std::unique_ptr<Shard>, kShards> shards;
   std::atomic<std::int64_t> now_ms{0};
   std::atomic<std::int64_t> last_tick_ms{0};
+  // Incident classes and entry ids, one copy each. They come from knowledge
+  // bases and state files, so there are few; the pool only grows (a reload
+  // that renames ids adds the new names), and its strings never move.
+  std::mutex intern_mutex;  // taken last, under a shard's mutex
+  std::unordered_set<std::string, TextHash, std::equal_to<>> interned;
+
+  const std::string* intern(std::string_view s) {
+    std::lock_guard lock(intern_mutex);
+    auto it = interned.find(s);
+    if (it == interned.end()) it = interned.emplace(s).first;
+    return &*it;
+  }
 
   std::shared_ptr<const Compiled> current() const {
     std::lock_guard lock(compiled_mutex);
@@ -339,11 +393,11 @@ struct Correlator::Impl {
 
   // ---------------------------------------------------------- incidents
 
-  OutputPtr incident_output(const Incident& inc, IncidentState state, Resolution res, std::int64_t at,
-                            const EventPtr& clearing = nullptr) {
+  OutputPtr incident_output(std::string_view key, const Incident& inc, IncidentState state, Resolution res,
+                            std::int64_t at, const EventPtr& clearing = nullptr) {
     auto out = std::make_shared<Output>();
     out->kind = OutputKind::incident;
-    out->entry = inc.entry;
+    out->entry = *inc.entry;
     out->kb = inc.kb;
     out->subject = inc.subject;
     out->evidence.push_back(inc.first);
@@ -353,7 +407,7 @@ struct Correlator::Impl {
     out->fields = inc.fields;
     out->count = inc.count;
     out->at_ms = at;
-    out->incident = inc.info;
+    out->incident = info_of(key, inc);
     out->incident->state = state;
     out->incident->resolution = res;
     switch (state) {
@@ -372,10 +426,22 @@ struct Correlator::Impl {
     return out;
   }
 
+  static IncidentInfo info_of(std::string_view key, const Incident& inc) {
+    IncidentInfo info;
+    const auto [device, peer] = peer_key_parts(key);
+    info.id = id_text(inc.id);
+    info.device = device;
+    info.peer = peer;
+    info.incident_class = *inc.incident_class;
+    info.first_seen_ms = inc.first_seen_ms;
+    info.last_seen_ms = inc.last_seen_ms;
+    return info;
+  }
+
   void evict_incidents(const LruMap<PeerIncidents>::Entry& e, std::vector<OutputPtr>& out) {
     for (const Incident& inc : e.second.list) {
       evicted_incidents.inc();
-      out.push_back(incident_output(inc, IncidentState::resolved, Resolution::evicted, now_ms.load()));
+      out.push_back(incident_output(e.first, inc, IncidentState::resolved, Resolution::evicted, now_ms.load()));
     }
   }
 
@@ -393,7 +459,7 @@ struct Correlator::Impl {
   }
 
   void fold(const Diagnosed& d, std::vector<OutputPtr>& out) {
-    const std::string key = key_of({d.device, d.peer});
+    const std::string key = peer_key(d.device, d.peer);
     Shard& shard = shard_of(key);
     std::lock_guard lock(shard.mutex);
     if (shard.incidents.find(key) == nullptr) make_room(shard, out);
@@ -401,15 +467,13 @@ struct Correlator::Impl {
     PeerIncidents& pi =
         shard.incidents.get(key, created, [&](const LruMap<PeerIncidents>::Entry& e) { evict_incidents(e, out); });
     auto it = std::find_if(pi.list.begin(), pi.list.end(),
-                           [&](const Incident& i) { return i.info.incident_class == d.incident_class; });
+                           [&](const Incident& i) { return *i.incident_class == d.incident_class; });
     if (it == pi.list.end()) {
       Incident inc;
-      inc.info.id = incident_id(d.device, d.peer, d.incident_class, d.at);
-      inc.info.device = d.device;
-      inc.info.peer = d.peer;
-      inc.info.incident_class = std::string(d.incident_class);
-      inc.info.first_seen_ms = inc.info.last_seen_ms = d.at;
-      inc.entry = d.entry;
+      inc.id = incident_id(d.device, d.peer, d.incident_class, d.at);
+      inc.incident_class = intern(d.incident_class);
+      inc.first_seen_ms = inc.last_seen_ms = d.at;
+      inc.entry = intern(d.entry);
       inc.confidence = d.confidence;
       inc.correlated = d.correlated;
       inc.kb = current()->kb;
@@ -421,20 +485,20 @@ struct Correlator::Impl {
       inc.fields = d.fields;
       inc.count = inc.count_at_emit = 1;
       inc.last_emitted_ms = d.at;
-      out.push_back(incident_output(inc, IncidentState::open, Resolution::none, d.at));
+      out.push_back(incident_output(key, inc, IncidentState::open, Resolution::none, d.at));
       pi.list.push_back(std::move(inc));
       return;
     }
     Incident& inc = *it;
     inc.count += d.counts;
-    inc.info.last_seen_ms = std::max(inc.info.last_seen_ms, d.at);
+    inc.last_seen_ms = std::max(inc.last_seen_ms, d.at);
     for (const EventPtr& e : d.evidence) inc.tail.push_back(e);
     while (inc.tail.size() > options.evidence_tail) inc.tail.pop_front();
     // The most specific diagnosis names the incident: higher confidence wins;
     // at equal confidence a correlated one wins over a single line, else the newest.
     if (rank(d.confidence) > rank(inc.confidence) ||
         (rank(d.confidence) == rank(inc.confidence) && (d.correlated || !inc.correlated))) {
-      inc.entry = d.entry;
+      if (*inc.entry != d.entry) inc.entry = intern(d.entry);
       inc.confidence = d.confidence;
       inc.correlated = d.correlated;
       inc.kb = current()->kb;
@@ -444,21 +508,21 @@ struct Correlator::Impl {
     if (d.at - inc.last_emitted_ms >= options.update_interval_ms) {
       inc.last_emitted_ms = d.at;
       inc.count_at_emit = inc.count;
-      out.push_back(incident_output(inc, IncidentState::update, Resolution::none, d.at));
+      out.push_back(incident_output(key, inc, IncidentState::update, Resolution::none, d.at));
     }
   }
 
   void clear(const Compiled& c, const Signature& sig, const EventPtr& ev, std::int64_t at,
              std::vector<OutputPtr>& out) {
-    const std::string key = key_of({ev->device(), ev->peer()});
+    const std::string key = peer_key(ev->device(), ev->peer());
     Shard& shard = shard_of(key);
     std::lock_guard lock(shard.mutex);
     PeerIncidents* pi = shard.incidents.find(key);
     if (pi == nullptr) return;
     auto& list = pi->list;
     for (auto it = list.begin(); it != list.end();) {
-      if (c.clears(sig.clears, it->info.incident_class)) {
-        out.push_back(incident_output(*it, IncidentState::resolved, Resolution::cleared, at, ev));
+      if (c.clears(sig.clears, *it->incident_class)) {
+        out.push_back(incident_output(key, *it, IncidentState::resolved, Resolution::cleared, at, ev));
         it = list.erase(it);
       } else {
         ++it;
@@ -492,31 +556,36 @@ struct Correlator::Impl {
       });
     }
     for (OutputPtr& f : due) fold_fired(*c, f, f->at_ms, out);
+    // Quiet resolutions and due updates, in the order they happened (not
+    // in the order of the shards that hold them).
+    std::vector<OutputPtr> timed;
     for (auto& shard : shards) {
       std::lock_guard lock(shard->mutex);
       shard->incidents.sweep([&](LruMap<PeerIncidents>::Entry& e) {
         auto& list = e.second.list;
         for (auto it = list.begin(); it != list.end();) {
           Incident& inc = *it;
-          if (now - inc.info.last_seen_ms >= options.quiet_timeout_ms) {
-            out.push_back(incident_output(inc, IncidentState::resolved, Resolution::quiet,
-                                          inc.info.last_seen_ms + options.quiet_timeout_ms));
+          if (now - inc.last_seen_ms >= options.quiet_timeout_ms) {
+            timed.push_back(incident_output(e.first, inc, IncidentState::resolved, Resolution::quiet,
+                                          inc.last_seen_ms + options.quiet_timeout_ms));
             it = list.erase(it);
             continue;
           }
           if (inc.count > inc.count_at_emit && now - inc.last_emitted_ms >= options.update_interval_ms) {
             // When the interval ran out (a replayed log gets control only at its next line).
             const std::int64_t at =
-                std::max(inc.info.last_seen_ms, std::min(now, inc.last_emitted_ms + options.update_interval_ms));
+                std::max(inc.last_seen_ms, std::min(now, inc.last_emitted_ms + options.update_interval_ms));
             inc.last_emitted_ms = at;
             inc.count_at_emit = inc.count;
-            out.push_back(incident_output(inc, IncidentState::update, Resolution::none, at));
+            timed.push_back(incident_output(e.first, inc, IncidentState::update, Resolution::none, at));
           }
           ++it;
         }
         return !list.empty();
       });
     }
+    std::stable_sort(timed.begin(), timed.end(), [](const OutputPtr& a, const OutputPtr& b) { return a->at_ms < b->at_ms; });
+    out.insert(out.end(), std::make_move_iterator(timed.begin()), std::make_move_iterator(timed.end()));
   }
 
   // -------------------------------------------------------------- rules
@@ -554,7 +623,7 @@ struct Correlator::Impl {
       const Rule& r = *h.rule;
       if (r.type != RuleType::sequence && r.type != RuleType::threshold && r.type != RuleType::period) continue;
       const std::string key = key_of({r.id, ev->device(), ev->peer()});
-      Shard& shard = shard_of(key_of({ev->device(), ev->peer()}));
+      Shard& shard = shard_of(peer_key(ev->device(), ev->peer()));
       std::lock_guard lock(shard.mutex);
       RuleState& s = state(shard, key, out);
       if (r.type == RuleType::sequence) {
@@ -873,7 +942,7 @@ std::vector<OutputPtr> Correlator::snapshot() const {
       for (const Incident& inc : e.second.list) {
         auto o = std::make_shared<Output>();
         o->kind = OutputKind::incident;
-        o->entry = inc.entry;
+        o->entry = *inc.entry;
         o->kb = inc.kb;
         o->subject = inc.subject;
         o->evidence.push_back(inc.first);
@@ -881,8 +950,8 @@ std::vector<OutputPtr> Correlator::snapshot() const {
           if (ev != inc.first) o->evidence.push_back(ev);
         o->fields = inc.fields;
         o->count = inc.count;
-        o->at_ms = inc.info.last_seen_ms;
-        o->incident = inc.info;
+        o->at_ms = inc.last_seen_ms;
+        o->incident = Impl::info_of(e.first, inc);
         o->incident->state = IncidentState::update;
         out.push_back(std::move(o));
       }
@@ -913,13 +982,14 @@ bool Correlator::save(const std::filesystem::path& file, std::string& error) con
       for (const Incident& inc : e.second.list) {
         nlohmann::json tail = nlohmann::json::array();
         for (const EventPtr& ev : inc.tail) tail.push_back(event_json(*ev));
-        incidents.push_back({{"id", inc.info.id},
-                             {"device", inc.info.device},
-                             {"peer", inc.info.peer},
-                             {"class", inc.info.incident_class},
-                             {"first_seen_ms", inc.info.first_seen_ms},
-                             {"last_seen_ms", inc.info.last_seen_ms},
-                             {"entry", inc.entry},
+        const auto [device, peer] = peer_key_parts(e.first);
+        incidents.push_back({{"id", id_text(inc.id)},
+                             {"device", device},
+                             {"peer", peer},
+                             {"class", *inc.incident_class},
+                             {"first_seen_ms", inc.first_seen_ms},
+                             {"last_seen_ms", inc.last_seen_ms},
+                             {"entry", *inc.entry},
                              {"confidence", to_string(inc.confidence)},
                              {"count", inc.count},
                              {"count_at_emit", inc.count_at_emit},
@@ -969,13 +1039,12 @@ bool Correlator::restore(const std::filesystem::path& file, std::string& error) 
     const auto kb = impl_->current()->kb;
     for (const auto& j : doc.at("incidents")) {
       Incident inc;
-      inc.info.id = j.at("id");
-      inc.info.device = j.at("device");
-      inc.info.peer = j.at("peer");
-      inc.info.incident_class = j.at("class");
-      inc.info.first_seen_ms = j.at("first_seen_ms");
-      inc.info.last_seen_ms = j.at("last_seen_ms");
-      inc.entry = j.at("entry");
+      inc.id = id_from(j.at("id"));
+      const std::string device = j.at("device"), peer = j.at("peer");
+      inc.incident_class = impl_->intern(j.at("class").get<std::string>());
+      inc.first_seen_ms = j.at("first_seen_ms");
+      inc.last_seen_ms = j.at("last_seen_ms");
+      inc.entry = impl_->intern(j.at("entry").get<std::string>());
       inc.confidence = confidence_from(j.at("confidence"));
       inc.kb = kb;
       inc.count = j.at("count");
@@ -985,7 +1054,7 @@ bool Correlator::restore(const std::filesystem::path& file, std::string& error) 
       inc.subject = event_from(j.at("subject"));
       inc.first = event_from(j.at("first"));
       for (const auto& t : j.at("tail")) inc.tail.push_back(event_from(t));
-      const std::string key = key_of({inc.info.device, inc.info.peer});
+      const std::string key = peer_key(device, peer);
       Shard& shard = impl_->shard_of(key);
       std::lock_guard lock(shard.mutex);
       bool created = false;
@@ -994,7 +1063,7 @@ bool Correlator::restore(const std::filesystem::path& file, std::string& error) 
           key, created, [&](const LruMap<PeerIncidents>::Entry& e) { impl_->evict_incidents(e, evicted); });
       pi.list.push_back(std::move(inc));
       impl_->open_gauge.add(1);
-      impl_->advance(pi.list.back().info.last_seen_ms);
+      impl_->advance(pi.list.back().last_seen_ms);
     }
   } catch (const std::exception& e) {
     error = file.string() + ": " + e.what();

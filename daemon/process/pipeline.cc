@@ -67,12 +67,14 @@ const Signature* Recognizer::recognize(std::string_view message, const Origin& o
   const std::string_view device = !record.host.empty() ? record.host : host;
   std::size_t bytes = sig->id.size() + KnowledgeBase::incident_class(*sig).size() + device.size() + source.size() +
                       record.message_id.size() + record.line.size() + 1;
-  std::size_t values = 0;
+  std::size_t peer = 0;  // the peer (peer_of) is peer_ip, or group and user joined by '/'
   for (const auto& [name, value] : fields_) {
     bytes += name.size() + value.size() + 4;
-    values += value.size();
+    if (name == "peer_ip" || name == "group" || name == "user") peer += value.size() + 1;
   }
-  event.reserve(bytes + values);  // the peer: at most every value joined
+  // Exactly what the event needs: it may be kept as an incident's evidence,
+  // and a flood of distinct peers keeps tens of thousands of them.
+  event.reserve(bytes + peer);
   event.set_signature(sig->id, KnowledgeBase::incident_class(*sig));
   event.role = sig->role;
   event.confidence = sig->confidence;
