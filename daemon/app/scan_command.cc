@@ -87,9 +87,13 @@ class OstreamTransport final : public SinkTransport {
 class Ordered {
  public:
   // `everything`, when given, gets every record whatever `final_only` says (the report).
+  // Without `incidents`, none is tracked (nothing downstream wants them).
   Ordered(const std::shared_ptr<const KnowledgeBase>& kb, Router& router, MetricsRegistry& metrics, bool final_only,
-          Router* everything = nullptr)
-      : correlator_(kb, options(), metrics), router_(router), everything_(everything), final_only_(final_only) {}
+          bool incidents, Router* everything = nullptr)
+      : correlator_(kb, options(incidents), metrics),
+        router_(router),
+        everything_(everything),
+        final_only_(final_only) {}
 
   void take(Event&& e) {
     correlator_.process(std::move(e), outputs_);
@@ -111,9 +115,10 @@ class Ordered {
   std::uint64_t incidents() const { return incidents_; }
 
  private:
-  static CorrelatorOptions options() {
+  static CorrelatorOptions options(bool incidents) {
     CorrelatorOptions o;
     o.event_time = true;
+    o.incidents = incidents;
     return o;
   }
   void publish() {
@@ -445,7 +450,10 @@ int run_scan(const ScanOptions& options, std::ostream& out, std::ostream& err) {
     report = std::make_unique<ReportBuilder>(metrics, page);
     report_router = std::make_unique<Router>(std::vector<Sink*>{&report->sink()});
   }
-  Ordered ordered(loaded.kb, router, metrics, options.incidents, report_router.get());
+  // Incidents are tracked only for an output, report or --stats that shows them.
+  const bool track_incidents =
+      wants(sink_options.stream, OutputKind::incident) || report_router != nullptr || options.stats;
+  Ordered ordered(loaded.kb, router, metrics, options.incidents, track_incidents, report_router.get());
 
   const auto matcher = loaded.matcher;
   int threads = options.threads;

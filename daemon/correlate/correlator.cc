@@ -459,6 +459,7 @@ struct Correlator::Impl {
   }
 
   void fold(const Diagnosed& d, std::vector<OutputPtr>& out) {
+    if (!options.incidents) return;
     const std::string key = peer_key(d.device, d.peer);
     Shard& shard = shard_of(key);
     std::lock_guard lock(shard.mutex);
@@ -514,6 +515,7 @@ struct Correlator::Impl {
 
   void clear(const Compiled& c, const Signature& sig, const EventPtr& ev, std::int64_t at,
              std::vector<OutputPtr>& out) {
+    if (!options.incidents) return;
     const std::string key = peer_key(ev->device(), ev->peer());
     Shard& shard = shard_of(key);
     std::lock_guard lock(shard.mutex);

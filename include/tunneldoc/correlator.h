@@ -52,6 +52,10 @@ struct CorrelatorOptions {
   // true: the clock is each event's own time (at_ms; scan replays a log);
   // false: its received time (serve, where device clocks may be off).
   bool event_time = false;
+  // false: no incident is tracked and none is emitted, only line and
+  // correlated records (a scan whose output, report and --stats want none:
+  // tracking them costs a quarter of its time).
+  bool incidents = true;
 };
 
 class Correlator {
