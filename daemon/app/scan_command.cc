@@ -69,6 +69,7 @@ class OstreamTransport final : public SinkTransport {
   }
   void cancel() override {}
   bool reopen(std::string&) override { return true; }
+  bool needs_envelope() const override { return false; }  // bytes only, like a file
   void flush(std::string& error) {
     errno = 0;
     out_.flush();

@@ -833,6 +833,7 @@ struct Correlator::Impl {
   // A correlated record goes out, and folds into its incident unless its rule has none.
   void fold_fired(const Compiled& c, const OutputPtr& f, std::int64_t t, std::vector<OutputPtr>& out) {
     out.push_back(f);
+    if (!options.incidents) return;
     const Rule* r = c.kb->find_rule(f->entry);
     if (r != nullptr && r->incident == "none") return;
     Diagnosed d;
@@ -889,7 +890,7 @@ struct Correlator::Impl {
       stream_rules(*c, *hooks, ev, t, fired, out);
       device_rules(*c, *hooks, ev, t, fired, out);
     }
-    if (ev->role == Role::diagnosis) {
+    if (ev->role == Role::diagnosis && options.incidents) {
       Diagnosed d;
       d.entry = std::string(ev->signature());
       d.incident_class = ev->incident_class();
