@@ -137,7 +137,9 @@ def main() -> int:
     w("| run | median wall s | lines/s | MB/s | median CPU s | lines per CPU s | peak RSS MiB | diagnoses | runs |")
     w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     rows, cpus = [], {}
-    for name, label, matches in (("scan.baseline", "baseline: the build before this work (`BASELINE=`)", "scan.matches"),
+    for name, label, matches in (("scan.baseline", "baseline: the build before this work (`BASELINE=`)"
+                                  + (", its own knowledge base" if one.get("baseline.own_signatures") == "yes" else ""),
+                                  "scan.baseline.matches" if "scan.baseline.matches" in one else "scan.matches"),
                                  ("scan.t1", "`tunneldoc scan --threads 1`", "scan.matches"),
                                  ("scan.t2", "`tunneldoc scan --threads 2`", "scan.matches"),
                                  ("syslog-ng", "syslog-ng 3.38 PatternDB, `flags(no-parse)` (`bench/peers/syslog_ng.sh`)",
@@ -160,9 +162,18 @@ def main() -> int:
     w("")
     t = dict(rows)
     if "scan.t1" in t and "scan.baseline" in t:
+        own = one.get("baseline.own_signatures") == "yes"
         w(f"- this build / baseline: **{t['scan.baseline'] / t['scan.t1']:.2f}×** wall time"
           + (f", {cpus['scan.baseline'] / cpus['scan.t1']:.2f}× CPU time" if "scan.baseline" in cpus else "")
-          + f"; same output bytes: {one.get('baseline.same_output', '?')}")
+          + (f"; each with its own knowledge base: {one.get('scan.baseline.matches', '?')} records "
+             f"({int(one.get('scan.baseline.output_bytes', 0)) / 1e6:.0f} MB) against "
+             f"{one.get('scan.matches', '?')} ({int(one.get('scan.output_bytes', 0)) / 1e6:.0f} MB)"
+             if own else f"; same output bytes: {one.get('baseline.same_output', '?')}"))
+        eb, ec = med("scan.baseline.empty"), med("scan.empty")
+        if eb and ec:
+            w(f"- knowledge-base load alone (an empty input): baseline {eb[0]:.3f} s, this build {ec[0]:.3f} s; "
+              f"corpus work without it: baseline {t['scan.baseline'] - eb[0]:.3f} s, this build "
+              f"{t['scan.t1'] - ec[0]:.3f} s (**{(t['scan.t1'] - ec[0]) / (t['scan.baseline'] - eb[0]):.2f}×**)")
     if "scan.t1" in t:
         if "syslog-ng" in t:
             w(f"- tunneldoc (1 thread) / syslog-ng: **{t['syslog-ng'] / t['scan.t1']:.1f}×** wall time "

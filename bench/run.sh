@@ -6,6 +6,8 @@
 #   SKIP_PEERS=1 SKIP_CALLGRIND=1 SKIP_MICRO=1 SKIP_SERVE=1 bench/run.sh   # parts only
 #   SKIP_RSYSLOG=1 SKIP_CEILING=1 SKIP_LOGGEN=1 bench/run.sh   # likewise; COUNT= lines per sender
 #   BASELINE=/path/to/older/tunneldoc bench/run.sh   # also time an older build, same session
+#   BASELINE=... BASELINE_SIGNATURES=/path/to/its/signatures bench/run.sh
+#                                # ... with its own knowledge base (one this build's loader no longer reads)
 #
 # Builds Release into build-perf (or $BUILD), generates the corpus into $WORK
 # (default /tmp/tunneldoc-bench), then measures, in this one session:
@@ -45,6 +47,12 @@ rm -rf "$work/signatures"
 cp -r "$root/signatures" "$work/signatures"
 sigs=$work/signatures
 export TUNNELDOC_SIGNATURES=$sigs  # for the micro-benchmarks
+base_sigs=$sigs
+if [ -n "${BASELINE_SIGNATURES:-}" ]; then
+  rm -rf "$work/signatures-baseline"
+  cp -r "$BASELINE_SIGNATURES" "$work/signatures-baseline"
+  base_sigs=$work/signatures-baseline
+fi
 
 corpus=$work/corpus-$lines.log
 pdb=$work/patterndb.xml
@@ -96,7 +104,7 @@ if [ -z "${SKIP_PEERS:-}" ] && [ -z "${SKIP_RSYSLOG:-}" ]; then
 fi
 for ((r = 1; r <= runs; r++)); do
   if [ -n "${BASELINE:-}" ]; then
-    timed scan.baseline "$work/scan-baseline.jsonl" "$BASELINE" scan --year 2026 --signatures "$sigs" "$corpus"
+    timed scan.baseline "$work/scan-baseline.jsonl" "$BASELINE" scan --year 2026 --signatures "$base_sigs" "$corpus"
   fi
   timed scan.t1 "$work/scan-t1.jsonl" "$td" scan --year 2026 --signatures "$sigs" --threads 1 "$corpus"
   if ((threads_max > 1)); then
@@ -121,6 +129,17 @@ record cpus.available.after "$(cpu_probe)"
 record scan.matches "$(wc -l < "$work/scan-t1.jsonl")"
 record scan.output_bytes "$(stat -c %s "$work/scan-t1.jsonl")"
 if [ -n "${BASELINE:-}" ]; then
+  record scan.baseline.matches "$(wc -l < "$work/scan-baseline.jsonl")"
+  record scan.baseline.output_bytes "$(stat -c %s "$work/scan-baseline.jsonl")"
+  record baseline.own_signatures "$([ -n "${BASELINE_SIGNATURES:-}" ] && echo yes || echo no)"
+  if [ -n "${BASELINE_SIGNATURES:-}" ]; then
+    # An empty input: the knowledge-base load alone, both builds.
+    : > "$work/empty.log"
+    for ((r = 1; r <= runs; r++)); do
+      timed scan.baseline.empty /dev/null "$BASELINE" scan --year 2026 --signatures "$base_sigs" "$work/empty.log"
+      timed scan.empty /dev/null "$td" scan --year 2026 --signatures "$sigs" "$work/empty.log"
+    done
+  fi
   if cmp -s <(sed 's/"received":"[^"]*"//' "$work/scan-t1.jsonl") \
             <(sed 's/"received":"[^"]*"//' "$work/scan-baseline.jsonl"); then
     record baseline.same_output yes
@@ -164,10 +183,10 @@ if [ -z "${SKIP_CALLGRIND:-}" ] && command -v valgrind >/dev/null; then
   done
   if [ -n "${BASELINE:-}" ]; then
     valgrind --tool=callgrind --callgrind-out-file="$work/cg-baseline.cg" "$BASELINE" scan --year 2026 \
-      --signatures "$sigs" "$work/cg-200k.log" > /dev/null 2> "$work/cg-baseline.valgrind"
+      --signatures "$base_sigs" "$work/cg-200k.log" > /dev/null 2> "$work/cg-baseline.valgrind"
     record "callgrind.cg-baseline" "$(awk '/Collected :/ {print $NF}' "$work/cg-baseline.valgrind")"
     valgrind --tool=callgrind --callgrind-out-file="$work/cg-baseline-empty.cg" "$BASELINE" scan --year 2026 \
-      --signatures "$sigs" "$work/cg-empty.log" > /dev/null 2> "$work/cg-baseline-empty.valgrind"
+      --signatures "$base_sigs" "$work/cg-empty.log" > /dev/null 2> "$work/cg-baseline-empty.valgrind"
     record "callgrind.cg-baseline-empty" "$(awk '/Collected :/ {print $NF}' "$work/cg-baseline-empty.valgrind")"
   fi
   # The same with two worker threads: the extra instructions of the chunked path.
