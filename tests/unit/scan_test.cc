@@ -157,3 +157,33 @@ TEST_CASE("scan --incidents writes a resolved incident when it resolves, the ope
   CHECK(v[1]["incident"]["peer"] == "198.51.100.2");
   CHECK(v[1]["incident"]["state"] != "resolved");
 }
+
+TEST_CASE("scan --stats counts incidents although the lines stream shows none, and the lines are the same",
+          "[scan][incidents]") {
+  // Without --stats (or a report, or an incidents stream) a scan tracks no
+  // incidents at all; with it they are tracked and counted, and the records
+  // written do not change.
+  TempFile f(
+      "<165>Nov 26 2026 10:00:00 hq-asa : %ASA-5-713904: IP = 198.51.100.2, Received an un-encrypted "
+      "NO_PROPOSAL_CHOSEN notify message, drop\n"
+      "<165>Nov 26 2026 10:01:00 hq-asa : %ASA-5-713904: IP = 203.0.113.9, Received an un-encrypted "
+      "NO_PROPOSAL_CHOSEN notify message, drop\n"
+      "<165>Nov 26 2026 10:02:00 hq-asa : %ASA-5-713904: IP = 198.51.100.2, Received an un-encrypted "
+      "NO_PROPOSAL_CHOSEN notify message, drop\n");
+  auto o = options({f.path});
+  o.signatures = TUNNELDOC_SIGNATURE_DIR;
+  std::ostringstream plain, plain_err;
+  REQUIRE(tunneldoc::run_scan(o, plain, plain_err) == 0);
+  o.stats = true;
+  std::ostringstream counted, counted_err;
+  REQUIRE(tunneldoc::run_scan(o, counted, counted_err) == 0);
+  CHECK(counted_err.str().find("incidents: 2\n") != std::string::npos);
+  const auto a = lines_of(plain.str()), b = lines_of(counted.str());
+  REQUIRE(a.size() == 3);
+  REQUIRE(b.size() == 3);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    CHECK(a[i]["kind"] == "line");
+    CHECK(a[i]["evidence"] == b[i]["evidence"]);
+    CHECK(a[i]["signature"] == b[i]["signature"]);
+  }
+}
