@@ -65,7 +65,7 @@ constexpr std::array kKeys = {
 
   ConfigKey{"incidents", "update_interval", "integer 1-86400", "300", "Seconds between two records of an open incident while its repeats continue."},
   ConfigKey{"incidents", "quiet_timeout", "integer 1-2592000", "1800", "Seconds without a repeat after which an incident is resolved (resolution quiet)."},
-  ConfigKey{"incidents", "max_tracked", "integer 16-100000000", "50000", "Keys tracked at once, (device, peer) pairs with incidents and rule state together; past it the least recently used of whichever kind holds more is evicted (an incident is resolved, resolution evicted) and counted in tunneldoc_correlator_evicted_total."},
+  ConfigKey{"incidents", "max_tracked", "integer 16-100000000", "50000", "Keys tracked at once, (device, peer) pairs with incidents and rule states together; past it the least recently used (device, peer) is evicted with its incidents (resolved, resolution evicted) and rule state, or the least recently used block or join state, whichever kind holds more; counted in tunneldoc_correlator_evicted_total."},
 
   ConfigKey{"sinks[]", "url", "URL", "", "Required. file:PATH, - (standard output), syslog+udp://HOST:PORT, syslog+tcp://HOST:PORT (RFC 6587 octet counting), syslog+tls://HOST:PORT (RFC 5425), hec+http://HOST:PORT, hec+https://HOST:PORT (Splunk HTTP Event Collector), es+http://HOST:PORT/INDEX, es+https://HOST:PORT/INDEX (Elasticsearch or OpenSearch _bulk)."},
   ConfigKey{"sinks[]", "format", "json|ecs|cef", "json (ecs for es+)", "(query) The record as the diagnosis record (json), an Elastic Common Schema document (ecs) or a CEF line (cef; not for es+)."},

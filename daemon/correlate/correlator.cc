@@ -191,16 +191,32 @@ struct Incident {
   std::int64_t last_emitted_ms = 0;
 };
 
-struct PeerIncidents {  // key: peer_key(device, peer)
-  std::vector<Incident> list;
+// The state of one rule keyed by device and peer (sequence, threshold, period).
+struct DeviceRuleState {
+  const std::string* rule = nullptr;  // its id, interned
+  RuleState state;
+};
+
+// Everything tracked for one device and peer: its open incidents and the
+// state of its rules keyed by device and peer, in one map entry (one key
+// string, one node, one hash entry; a flood of distinct peers holds tens of
+// thousands of them).
+struct PeerState {  // key: peer_key(device, peer)
+  std::vector<Incident> incidents;
+  std::vector<DeviceRuleState> rules;
+  // What it counts against max_tracked: the (device, peer) pair while it has
+  // incidents, and each rule state.
+  std::size_t keys() const { return (incidents.empty() ? 0 : 1) + rules.size(); }
 };
 
 struct Shard {
-  explicit Shard(std::size_t c) : cap(c), incidents(c), rules(c) {}
-  const std::size_t cap;  // keys of both maps together
+  explicit Shard(std::size_t c) : cap(c), peers(c), streams(c) {}
+  const std::size_t cap;  // tracked keys: peer_keys and streams together
   mutable std::mutex mutex;
-  LruMap<PeerIncidents> incidents;  // key: device, peer
-  LruMap<RuleState> rules;          // key: rule, device, peer  or  rule, stream
+  LruMap<PeerState> peers;    // key: peer_key(device, peer)
+  LruMap<RuleState> streams;  // key: rule, stream (block and join rules)
+  std::size_t peer_keys = 0;  // the sum of peers' keys()
+  std::size_t keys() const { return peer_keys + streams.size(); }
 };
 
 // What folds into an incident: a line diagnosis or a correlated record.
@@ -438,24 +454,40 @@ struct Correlator::Impl {
     return info;
   }
 
-  void evict_incidents(const LruMap<PeerIncidents>::Entry& e, std::vector<OutputPtr>& out) {
-    for (const Incident& inc : e.second.list) {
+  // A (device, peer) forgotten: its incidents resolve as evicted, its rule
+  // state is dropped, both counted.
+  void evict_peer(Shard& shard, const LruMap<PeerState>::Entry& e, std::vector<OutputPtr>& out) {
+    for (const Incident& inc : e.second.incidents) {
       evicted_incidents.inc();
       out.push_back(incident_output(e.first, inc, IncidentState::resolved, Resolution::evicted, now_ms.load()));
     }
+    evicted_rules.inc(e.second.rules.size());
+    shard.peer_keys -= e.second.keys();
   }
 
   // One budget for every key a shard tracks, incidents and rule state
-  // together: a new key past it first evicts the least recently used key of
-  // whichever map holds more, so that neither starves the other.
-  void make_room(Shard& shard, std::vector<OutputPtr>& out) {
-    while (shard.incidents.size() + shard.rules.size() >= shard.cap) {
-      if (shard.rules.size() > shard.incidents.size()) {
-        shard.rules.pop_oldest([&](const LruMap<RuleState>::Entry&) { evicted_rules.inc(); });
+  // together: a new key past it first evicts the least recently used
+  // (device, peer) (its incidents and rule state together) or the least
+  // recently used stream rule state, whichever kind holds more, so that
+  // neither starves the other. `keep` (the entry about to grow) is never
+  // evicted: a budget smaller than one peer's keys lets that peer through.
+  void make_room(Shard& shard, const std::string* keep, std::vector<OutputPtr>& out) {
+    while (shard.keys() >= shard.cap) {
+      const std::string* oldest = shard.peers.oldest();
+      const bool peer_evictable = oldest != nullptr && (keep == nullptr || *oldest != *keep);
+      if (!shard.streams.size() && !peer_evictable) return;
+      if (shard.streams.size() > 0 && (shard.streams.size() > shard.peer_keys || !peer_evictable)) {
+        shard.streams.pop_oldest([&](const LruMap<RuleState>::Entry&) { evicted_rules.inc(); });
       } else {
-        shard.incidents.pop_oldest([&](const LruMap<PeerIncidents>::Entry& e) { evict_incidents(e, out); });
+        shard.peers.pop_oldest([&](const LruMap<PeerState>::Entry& e) { evict_peer(shard, e, out); });
       }
     }
+  }
+
+  // The entry of `key` (a peer_key), created when missing.
+  PeerState& peer_state(Shard& shard, const std::string& key, std::vector<OutputPtr>& out) {
+    bool created = false;
+    return shard.peers.get(key, created, [&](const LruMap<PeerState>::Entry& e) { evict_peer(shard, e, out); });
   }
 
   void fold(const Diagnosed& d, std::vector<OutputPtr>& out) {
@@ -463,13 +495,12 @@ struct Correlator::Impl {
     const std::string key = peer_key(d.device, d.peer);
     Shard& shard = shard_of(key);
     std::lock_guard lock(shard.mutex);
-    if (shard.incidents.find(key) == nullptr) make_room(shard, out);
-    bool created = false;
-    PeerIncidents& pi =
-        shard.incidents.get(key, created, [&](const LruMap<PeerIncidents>::Entry& e) { evict_incidents(e, out); });
-    auto it = std::find_if(pi.list.begin(), pi.list.end(),
+    const PeerState* known = shard.peers.find(key);
+    if (known == nullptr || known->incidents.empty()) make_room(shard, &key, out);  // the pair becomes a key
+    PeerState& pi = peer_state(shard, key, out);
+    auto it = std::find_if(pi.incidents.begin(), pi.incidents.end(),
                            [&](const Incident& i) { return *i.incident_class == d.incident_class; });
-    if (it == pi.list.end()) {
+    if (it == pi.incidents.end()) {
       Incident inc;
       inc.id = incident_id(d.device, d.peer, d.incident_class, d.at);
       inc.incident_class = intern(d.incident_class);
@@ -487,7 +518,8 @@ struct Correlator::Impl {
       inc.count = inc.count_at_emit = 1;
       inc.last_emitted_ms = d.at;
       out.push_back(incident_output(key, inc, IncidentState::open, Resolution::none, d.at));
-      pi.list.push_back(std::move(inc));
+      if (pi.incidents.empty()) ++shard.peer_keys;
+      pi.incidents.push_back(std::move(inc));
       return;
     }
     Incident& inc = *it;
@@ -519,9 +551,9 @@ struct Correlator::Impl {
     const std::string key = peer_key(ev->device(), ev->peer());
     Shard& shard = shard_of(key);
     std::lock_guard lock(shard.mutex);
-    PeerIncidents* pi = shard.incidents.find(key);
-    if (pi == nullptr) return;
-    auto& list = pi->list;
+    PeerState* pi = shard.peers.find(key);
+    if (pi == nullptr || pi->incidents.empty()) return;
+    auto& list = pi->incidents;
     for (auto it = list.begin(); it != list.end();) {
       if (c.clears(sig.clears, *it->incident_class)) {
         out.push_back(incident_output(key, *it, IncidentState::resolved, Resolution::cleared, at, ev));
@@ -530,7 +562,8 @@ struct Correlator::Impl {
         ++it;
       }
     }
-    if (list.empty()) shard.incidents.erase(key);
+    if (list.empty()) --shard.peer_keys;
+    if (pi->keys() == 0) shard.peers.erase(key);
   }
 
   // Time is `now`: sequences whose absent event never came fire (and fold
@@ -541,20 +574,30 @@ struct Correlator::Impl {
     std::vector<OutputPtr> due;
     for (auto& shard : shards) {
       std::lock_guard lock(shard->mutex);
-      shard->rules.sweep([&](LruMap<RuleState>::Entry& e) {
-        RuleState& s = e.second;
-        if (s.due_ms != 0 && now >= s.due_ms) {
-          const Rule* r = c->kb->find_rule(std::string_view(e.first).substr(0, e.first.find('\x1f')));
-          if (r != nullptr && s.due_ms >= s.suppressed_until && !s.got.empty()) {
-            due.push_back(correlated(*c, *r, s.got, s.got.back(), {}, s.due_ms));
-            s.suppressed_until = s.due_ms + suppress_ms(*r, ms(r->window_seconds));
+      shard->streams.sweep([&](LruMap<RuleState>::Entry& e) { return e.second.expires_ms >= now; });
+      shard->peers.sweep([&](LruMap<PeerState>::Entry& e) {
+        auto& rules = e.second.rules;
+        for (auto it = rules.begin(); it != rules.end();) {
+          RuleState& s = it->state;
+          if (s.due_ms != 0 && now >= s.due_ms) {
+            const Rule* r = c->kb->find_rule(*it->rule);
+            if (r != nullptr && s.due_ms >= s.suppressed_until && !s.got.empty()) {
+              due.push_back(correlated(*c, *r, s.got, s.got.back(), {}, s.due_ms));
+              s.suppressed_until = s.due_ms + suppress_ms(*r, ms(r->window_seconds));
+            }
+            s.due_ms = 0;
+            s.next = 0;
+            s.got.clear();
+            s.expires_ms = s.suppressed_until;
           }
-          s.due_ms = 0;
-          s.next = 0;
-          s.got.clear();
-          s.expires_ms = s.suppressed_until;
+          if (s.expires_ms >= now) {
+            ++it;
+          } else {
+            it = rules.erase(it);
+            --shard->peer_keys;
+          }
         }
-        return s.expires_ms >= now;
+        return e.second.keys() > 0;
       });
     }
     for (OutputPtr& f : due) fold_fired(*c, f, f->at_ms, out);
@@ -563,8 +606,9 @@ struct Correlator::Impl {
     std::vector<OutputPtr> timed;
     for (auto& shard : shards) {
       std::lock_guard lock(shard->mutex);
-      shard->incidents.sweep([&](LruMap<PeerIncidents>::Entry& e) {
-        auto& list = e.second.list;
+      shard->peers.sweep([&](LruMap<PeerState>::Entry& e) {
+        auto& list = e.second.incidents;
+        const bool had = !list.empty();
         for (auto it = list.begin(); it != list.end();) {
           Incident& inc = *it;
           if (now - inc.last_seen_ms >= options.quiet_timeout_ms) {
@@ -583,7 +627,8 @@ struct Correlator::Impl {
           }
           ++it;
         }
-        return !list.empty();
+        if (had && list.empty()) --shard->peer_keys;
+        return e.second.keys() > 0;
       });
     }
     std::stable_sort(timed.begin(), timed.end(), [](const OutputPtr& a, const OutputPtr& b) { return a->at_ms < b->at_ms; });
@@ -592,10 +637,24 @@ struct Correlator::Impl {
 
   // -------------------------------------------------------------- rules
 
-  RuleState& state(Shard& shard, const std::string& key, std::vector<OutputPtr>& out) {
-    if (shard.rules.find(key) == nullptr) make_room(shard, out);
+  // The state of a block or join rule in one input stream (key: rule, stream).
+  RuleState& stream_state(Shard& shard, const std::string& key, std::vector<OutputPtr>& out) {
+    if (shard.streams.find(key) == nullptr) make_room(shard, nullptr, out);
     bool created = false;
-    return shard.rules.get(key, created, [&](const LruMap<RuleState>::Entry&) { evicted_rules.inc(); });
+    return shard.streams.get(key, created, [&](const LruMap<RuleState>::Entry&) { evicted_rules.inc(); });
+  }
+
+  // The state of rule `r` for the device and peer of `key` (a peer_key).
+  RuleState& device_state(Shard& shard, const std::string& key, const Rule& r, std::vector<OutputPtr>& out) {
+    if (PeerState* ps = shard.peers.find(key)) {
+      for (DeviceRuleState& d : ps->rules)
+        if (*d.rule == r.id) return d.state;
+    }
+    make_room(shard, &key, out);
+    PeerState& ps = peer_state(shard, key, out);
+    ps.rules.push_back({intern(r.id), {}});
+    ++shard.peer_keys;
+    return ps.rules.back().state;
   }
 
   OutputPtr correlated(const Compiled& c, const Rule& r, std::vector<EventPtr> evidence, const EventPtr& subject,
@@ -621,13 +680,13 @@ struct Correlator::Impl {
   // correlated records they produce.
   void device_rules(const Compiled& c, const std::vector<Hook>& hooks, const EventPtr& ev, std::int64_t t,
                     std::vector<OutputPtr>& fired, std::vector<OutputPtr>& out) {
+    const std::string key = peer_key(ev->device(), ev->peer());
     for (const Hook& h : hooks) {
       const Rule& r = *h.rule;
       if (r.type != RuleType::sequence && r.type != RuleType::threshold && r.type != RuleType::period) continue;
-      const std::string key = key_of({r.id, ev->device(), ev->peer()});
-      Shard& shard = shard_of(peer_key(ev->device(), ev->peer()));
+      Shard& shard = shard_of(key);
       std::lock_guard lock(shard.mutex);
-      RuleState& s = state(shard, key, out);
+      RuleState& s = device_state(shard, key, r, out);
       if (r.type == RuleType::sequence) {
         const std::int64_t window = ms(r.window_seconds);
         if (h.absent && s.due_ms != 0) {  // what had to stay away came: no firing
@@ -738,7 +797,7 @@ struct Correlator::Impl {
       const std::string key = key_of({r.id, e.stream()});
       Shard& shard = shard_of(key);
       std::lock_guard lock(shard.mutex);
-      RuleState* s = shard.rules.find(key);
+      RuleState* s = shard.streams.find(key);
       if (s == nullptr || !within(r, *s, e, t)) continue;
       const Event& first = *s->extra_->start;
       if (r.type == RuleType::join) {
@@ -776,7 +835,7 @@ struct Correlator::Impl {
       std::lock_guard lock(shard.mutex);
       const std::int64_t span = r.window_seconds > 0 ? ms(r.window_seconds) : kDefaultStreamWindowMs;
       if (h.member && r.type == RuleType::block) {
-        RuleState* s = shard.rules.find(key);
+        RuleState* s = shard.streams.find(key);
         if (s != nullptr && within(r, *s, *ev, t)) {
           RuleState::Extra& x = s->extra();
           x.members.push_back(ev);
@@ -809,7 +868,7 @@ struct Correlator::Impl {
         }
       }
       if (h.start) {
-        RuleState& s = state(shard, key, out);
+        RuleState& s = stream_state(shard, key, out);
         RuleState::Extra& x = s.extra();
         // Duplicates count within one listing: a block that does not follow
         // the previous one closely starts a new listing.
@@ -941,8 +1000,8 @@ std::vector<OutputPtr> Correlator::snapshot() const {
   std::vector<OutputPtr> out;
   for (const auto& shard : impl_->shards) {
     std::lock_guard lock(shard->mutex);
-    shard->incidents.for_each([&](const LruMap<PeerIncidents>::Entry& e) {
-      for (const Incident& inc : e.second.list) {
+    shard->peers.for_each([&](const LruMap<PeerState>::Entry& e) {
+      for (const Incident& inc : e.second.incidents) {
         auto o = std::make_shared<Output>();
         o->kind = OutputKind::incident;
         o->entry = *inc.entry;
@@ -972,7 +1031,7 @@ std::size_t Correlator::open_incidents() const {
   std::size_t n = 0;
   for (const auto& shard : impl_->shards) {
     std::lock_guard lock(shard->mutex);
-    shard->incidents.for_each([&](const LruMap<PeerIncidents>::Entry& e) { n += e.second.list.size(); });
+    shard->peers.for_each([&](const LruMap<PeerState>::Entry& e) { n += e.second.incidents.size(); });
   }
   return n;
 }
@@ -981,8 +1040,8 @@ bool Correlator::save(const std::filesystem::path& file, std::string& error) con
   nlohmann::json incidents = nlohmann::json::array();
   for (const auto& shard : impl_->shards) {
     std::lock_guard lock(shard->mutex);
-    shard->incidents.for_each([&](const LruMap<PeerIncidents>::Entry& e) {
-      for (const Incident& inc : e.second.list) {
+    shard->peers.for_each([&](const LruMap<PeerState>::Entry& e) {
+      for (const Incident& inc : e.second.incidents) {
         nlohmann::json tail = nlohmann::json::array();
         for (const EventPtr& ev : inc.tail) tail.push_back(event_json(*ev));
         const auto [device, peer] = peer_key_parts(e.first);
@@ -1060,13 +1119,12 @@ bool Correlator::restore(const std::filesystem::path& file, std::string& error) 
       const std::string key = peer_key(device, peer);
       Shard& shard = impl_->shard_of(key);
       std::lock_guard lock(shard.mutex);
-      bool created = false;
       std::vector<OutputPtr> evicted;
-      PeerIncidents& pi = shard.incidents.get(
-          key, created, [&](const LruMap<PeerIncidents>::Entry& e) { impl_->evict_incidents(e, evicted); });
-      pi.list.push_back(std::move(inc));
+      PeerState& pi = impl_->peer_state(shard, key, evicted);
+      if (pi.incidents.empty()) ++shard.peer_keys;
+      pi.incidents.push_back(std::move(inc));
       impl_->open_gauge.add(1);
-      impl_->advance(pi.list.back().last_seen_ms);
+      impl_->advance(pi.incidents.back().last_seen_ms);
     }
   } catch (const std::exception& e) {
     error = file.string() + ": " + e.what();

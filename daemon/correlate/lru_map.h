@@ -59,6 +59,9 @@ class LruMap {
     return true;
   }
 
+  // The least recently used key, or null when empty.
+  const std::string* oldest() const { return list_.empty() ? nullptr : &list_.front().first; }
+
   void erase(std::string_view key) {
     auto it = index_.find(key);
     if (it == index_.end()) return;

@@ -19,8 +19,10 @@
 // drive both and never sleep.
 //
 // Bounded: at most max_tracked keys, (device, peer) pairs with incidents and
-// rule states together (per shard: max_tracked / 16); a new key past the cap
-// evicts the least recently used key of whichever kind holds more, counted
+// rule states together (per shard: max_tracked / 16). A (device, peer) keeps
+// its incidents and the state of its device rules in one entry; a new key
+// past the cap evicts the least recently used such entry (all of it) or the
+// least recently used block/join state, whichever kind holds more, counted
 // in tunneldoc_correlator_evicted_total{what}.
 //
 // Thread safety: process(), tick(), swap_knowledge_base(), snapshot() and
