@@ -34,6 +34,12 @@ tunneldoc::ScanOptions options(std::vector<std::string> files) {
 const char* kNoProposal = "%ASA-5-713904: IP = 1.2.3.4, Received an un-encrypted NO_PROPOSAL_CHOSEN notify message\n";
 const char* kNoSa = "%CRYPTO-4-IKMP_NO_SA: IKE message from 198.51.100.7 has no SA\n";
 const char* kTraffic = "%ASA-6-302013: Built inbound TCP connection 1\n";
+
+// hq-asa's NO_PROPOSAL_CHOSEN from `peer` at 10:MM:00 on 2026-11-26, as syslog sends it.
+std::string no_proposal_at(int minute, const std::string& peer) {
+  return "<165>Nov 26 2026 10:0" + std::to_string(minute) + ":00 hq-asa : %ASA-5-713904: IP = " + peer +
+         ", Received an un-encrypted NO_PROPOSAL_CHOSEN notify message, drop\n";
+}
 }  // namespace
 
 TEST_CASE("one record per diagnosed line, in input order, with file:PATH:LINE", "[scan]") {
@@ -136,14 +142,10 @@ TEST_CASE("scan --incidents writes a resolved incident when it resolves, the ope
   // A (198.51.100.2) opens first and is still open at the end of input; B
   // (203.0.113.9) opens later and is resolved by phase 1 completing. B's
   // record is final as soon as it resolves, so it comes out first.
-  TempFile f(
-      "<165>Nov 26 2026 10:00:00 hq-asa : %ASA-5-713904: IP = 198.51.100.2, Received an un-encrypted "
-      "NO_PROPOSAL_CHOSEN notify message, drop\n"
-      "<165>Nov 26 2026 10:01:00 hq-asa : %ASA-5-713904: IP = 203.0.113.9, Received an un-encrypted "
-      "NO_PROPOSAL_CHOSEN notify message, drop\n"
-      "<165>Nov 26 2026 10:02:00 hq-asa : %ASA-5-713119: Group = 203.0.113.9, IP = 203.0.113.9, PHASE 1 COMPLETED\n"
-      "<165>Nov 26 2026 10:03:00 hq-asa : %ASA-5-713904: IP = 198.51.100.2, Received an un-encrypted "
-      "NO_PROPOSAL_CHOSEN notify message, drop\n");
+  TempFile f(no_proposal_at(0, "198.51.100.2") + no_proposal_at(1, "203.0.113.9") +
+             "<165>Nov 26 2026 10:02:00 hq-asa : %ASA-5-713119: Group = 203.0.113.9, IP = 203.0.113.9, PHASE 1 "
+             "COMPLETED\n" +
+             no_proposal_at(3, "198.51.100.2"));
   auto o = options({f.path});
   o.signatures = TUNNELDOC_SIGNATURE_DIR;
   o.incidents = true;
@@ -163,13 +165,8 @@ TEST_CASE("scan --stats counts incidents although the lines stream shows none, a
   // Without --stats (or a report, or an incidents stream) a scan tracks no
   // incidents at all; with it they are tracked and counted, and the records
   // written do not change.
-  TempFile f(
-      "<165>Nov 26 2026 10:00:00 hq-asa : %ASA-5-713904: IP = 198.51.100.2, Received an un-encrypted "
-      "NO_PROPOSAL_CHOSEN notify message, drop\n"
-      "<165>Nov 26 2026 10:01:00 hq-asa : %ASA-5-713904: IP = 203.0.113.9, Received an un-encrypted "
-      "NO_PROPOSAL_CHOSEN notify message, drop\n"
-      "<165>Nov 26 2026 10:02:00 hq-asa : %ASA-5-713904: IP = 198.51.100.2, Received an un-encrypted "
-      "NO_PROPOSAL_CHOSEN notify message, drop\n");
+  TempFile f(no_proposal_at(0, "198.51.100.2") + no_proposal_at(1, "203.0.113.9") +
+             no_proposal_at(2, "198.51.100.2"));
   auto o = options({f.path});
   o.signatures = TUNNELDOC_SIGNATURE_DIR;
   std::ostringstream plain, plain_err;
