@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -409,8 +409,10 @@ struct Correlator::Impl {
 
   // ---------------------------------------------------------- incidents
 
-  OutputPtr incident_output(std::string_view key, const Incident& inc, IncidentState state, Resolution res,
-                            std::int64_t at, const EventPtr& clearing = nullptr) {
+  // The record of an incident's state, as a change of state (incident_output)
+  // and a snapshot show it; counts nothing.
+  static std::shared_ptr<Output> incident_record(std::string_view key, const Incident& inc, IncidentState state,
+                                                 Resolution res, std::int64_t at, const EventPtr& clearing = nullptr) {
     auto out = std::make_shared<Output>();
     out->kind = OutputKind::incident;
     out->entry = *inc.entry;
@@ -426,6 +428,12 @@ struct Correlator::Impl {
     out->incident = info_of(key, inc);
     out->incident->state = state;
     out->incident->resolution = res;
+    return out;
+  }
+
+  // A change of state of an incident: its record, counted.
+  OutputPtr incident_output(std::string_view key, const Incident& inc, IncidentState state, Resolution res,
+                            std::int64_t at, const EventPtr& clearing = nullptr) {
     switch (state) {
       case IncidentState::open:
         opened.inc();
@@ -439,7 +447,7 @@ struct Correlator::Impl {
         open_gauge.add(-1);
         break;
     }
-    return out;
+    return incident_record(key, inc, state, res, at, clearing);
   }
 
   static IncidentInfo info_of(std::string_view key, const Incident& inc) {
@@ -475,8 +483,9 @@ struct Correlator::Impl {
     while (shard.keys() >= shard.cap) {
       const std::string* oldest = shard.peers.oldest();
       const bool peer_evictable = oldest != nullptr && (keep == nullptr || *oldest != *keep);
-      if (!shard.streams.size() && !peer_evictable) return;
-      if (shard.streams.size() > 0 && (shard.streams.size() > shard.peer_keys || !peer_evictable)) {
+      const bool stream_evictable = shard.streams.size() > 0;
+      if (!stream_evictable && !peer_evictable) return;
+      if (stream_evictable && (shard.streams.size() > shard.peer_keys || !peer_evictable)) {
         shard.streams.pop_oldest([&](const LruMap<RuleState>::Entry&) { evicted_rules.inc(); });
       } else {
         shard.peers.pop_oldest([&](const LruMap<PeerState>::Entry& e) { evict_peer(shard, e, out); });
@@ -613,7 +622,7 @@ struct Correlator::Impl {
           Incident& inc = *it;
           if (now - inc.last_seen_ms >= options.quiet_timeout_ms) {
             timed.push_back(incident_output(e.first, inc, IncidentState::resolved, Resolution::quiet,
-                                          inc.last_seen_ms + options.quiet_timeout_ms));
+                                            inc.last_seen_ms + options.quiet_timeout_ms));
             it = list.erase(it);
             continue;
           }
@@ -631,7 +640,8 @@ struct Correlator::Impl {
         return e.second.keys() > 0;
       });
     }
-    std::stable_sort(timed.begin(), timed.end(), [](const OutputPtr& a, const OutputPtr& b) { return a->at_ms < b->at_ms; });
+    std::stable_sort(timed.begin(), timed.end(),
+                     [](const OutputPtr& a, const OutputPtr& b) { return a->at_ms < b->at_ms; });
     out.insert(out.end(), std::make_move_iterator(timed.begin()), std::make_move_iterator(timed.end()));
   }
 
@@ -1001,22 +1011,8 @@ std::vector<OutputPtr> Correlator::snapshot() const {
   for (const auto& shard : impl_->shards) {
     std::lock_guard lock(shard->mutex);
     shard->peers.for_each([&](const LruMap<PeerState>::Entry& e) {
-      for (const Incident& inc : e.second.incidents) {
-        auto o = std::make_shared<Output>();
-        o->kind = OutputKind::incident;
-        o->entry = *inc.entry;
-        o->kb = inc.kb;
-        o->subject = inc.subject;
-        o->evidence.push_back(inc.first);
-        for (const EventPtr& ev : inc.tail)
-          if (ev != inc.first) o->evidence.push_back(ev);
-        o->fields = inc.fields;
-        o->count = inc.count;
-        o->at_ms = inc.last_seen_ms;
-        o->incident = Impl::info_of(e.first, inc);
-        o->incident->state = IncidentState::update;
-        out.push_back(std::move(o));
-      }
+      for (const Incident& inc : e.second.incidents)
+        out.push_back(Impl::incident_record(e.first, inc, IncidentState::update, Resolution::none, inc.last_seen_ms));
     });
   }
   std::sort(out.begin(), out.end(), [](const OutputPtr& a, const OutputPtr& b) {
