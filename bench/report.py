@@ -141,6 +141,8 @@ def main() -> int:
                                   + (", its own knowledge base" if one.get("baseline.own_signatures") == "yes" else ""),
                                   "scan.baseline.matches" if "scan.baseline.matches" in one else "scan.matches"),
                                  ("scan.t1", "`tunneldoc scan --threads 1`", "scan.matches"),
+                                 ("scan.same_kb", "`tunneldoc scan --threads 1`, the baseline's knowledge base "
+                                  "(`SAME_SIGNATURES=`)", "scan.same_kb.matches"),
                                  ("scan.t2", "`tunneldoc scan --threads 2`", "scan.matches"),
                                  ("syslog-ng", "syslog-ng 3.38 PatternDB, `flags(no-parse)` (`bench/peers/syslog_ng.sh`)",
                                   "syslog-ng.matches"),
@@ -174,6 +176,14 @@ def main() -> int:
             w(f"- knowledge-base load alone (an empty input): baseline {eb[0]:.3f} s, this build {ec[0]:.3f} s; "
               f"corpus work without it: baseline {t['scan.baseline'] - eb[0]:.3f} s, this build "
               f"{t['scan.t1'] - ec[0]:.3f} s (**{(t['scan.t1'] - ec[0]) / (t['scan.baseline'] - eb[0]):.2f}×**)")
+    if "scan.same_kb" in t and "scan.baseline" in t:
+        w(f"- the same knowledge base in both builds (the baseline's, `bench/upgrade_kb.py`): this build / "
+          f"baseline **{t['scan.baseline'] / t['scan.same_kb']:.2f}×** wall time"
+          + (f", {cpus['scan.baseline'] / cpus['scan.same_kb']:.2f}× CPU time" if "scan.same_kb" in cpus else "")
+          + f" ({t['scan.same_kb'] / t['scan.baseline']:.3f} of the baseline's wall time); "
+          f"{one.get('scan.baseline.matches', '?')} records "
+          f"({int(one.get('scan.baseline.output_bytes', 0)) / 1e6:.0f} MB) against "
+          f"{one.get('scan.same_kb.matches', '?')} ({int(one.get('scan.same_kb.output_bytes', 0)) / 1e6:.0f} MB)")
     if "scan.t1" in t:
         if "syslog-ng" in t:
             w(f"- tunneldoc (1 thread) / syslog-ng: **{t['syslog-ng'] / t['scan.t1']:.1f}×** wall time "

@@ -8,6 +8,10 @@
 #   BASELINE=/path/to/older/tunneldoc bench/run.sh   # also time an older build, same session
 #   BASELINE=... BASELINE_SIGNATURES=/path/to/its/signatures bench/run.sh
 #                                # ... with its own knowledge base (one this build's loader no longer reads)
+#   BASELINE=... BASELINE_SIGNATURES=... SAME_SIGNATURES=/path bench/run.sh
+#                                # ... and this build also on SAME_SIGNATURES: the baseline's knowledge base
+#                                # made readable by this build (bench/upgrade_kb.py), so that the two builds
+#                                # do the same work and differ by their code alone
 #
 # Builds Release into build-perf (or $BUILD), generates the corpus into $WORK
 # (default /tmp/tunneldoc-bench), then measures, in this one session:
@@ -52,6 +56,10 @@ if [ -n "${BASELINE_SIGNATURES:-}" ]; then
   rm -rf "$work/signatures-baseline"
   cp -r "$BASELINE_SIGNATURES" "$work/signatures-baseline"
   base_sigs=$work/signatures-baseline
+fi
+if [ -n "${SAME_SIGNATURES:-}" ]; then
+  rm -rf "$work/signatures-same"
+  cp -r "$SAME_SIGNATURES" "$work/signatures-same"
 fi
 
 corpus=$work/corpus-$lines.log
@@ -107,6 +115,10 @@ for ((r = 1; r <= runs; r++)); do
     timed scan.baseline "$work/scan-baseline.jsonl" "$BASELINE" scan --year 2026 --signatures "$base_sigs" "$corpus"
   fi
   timed scan.t1 "$work/scan-t1.jsonl" "$td" scan --year 2026 --signatures "$sigs" --threads 1 "$corpus"
+  if [ -n "${SAME_SIGNATURES:-}" ]; then
+    timed scan.same_kb "$work/scan-same-kb.jsonl" "$td" scan --year 2026 --signatures "$work/signatures-same" \
+      --threads 1 "$corpus"
+  fi
   if ((threads_max > 1)); then
     timed "scan.t$threads_max" "$work/scan-t$threads_max.jsonl" \
       "$td" scan --year 2026 --signatures "$sigs" --threads "$threads_max" "$corpus"
@@ -132,6 +144,10 @@ if [ -n "${BASELINE:-}" ]; then
   record scan.baseline.matches "$(wc -l < "$work/scan-baseline.jsonl")"
   record scan.baseline.output_bytes "$(stat -c %s "$work/scan-baseline.jsonl")"
   record baseline.own_signatures "$([ -n "${BASELINE_SIGNATURES:-}" ] && echo yes || echo no)"
+  if [ -n "${SAME_SIGNATURES:-}" ]; then
+    record scan.same_kb.matches "$(wc -l < "$work/scan-same-kb.jsonl")"
+    record scan.same_kb.output_bytes "$(stat -c %s "$work/scan-same-kb.jsonl")"
+  fi
   if [ -n "${BASELINE_SIGNATURES:-}" ]; then
     # An empty input: the knowledge-base load alone, both builds.
     : > "$work/empty.log"
