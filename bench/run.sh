@@ -226,7 +226,7 @@ if [ -z "${SKIP_MICRO:-}" ]; then
     done
   # One parse + match per signature (its first example): the costliest ten.
   "$root/$build/bench/tunneldoc_microbench" --benchmark_filter='^BM_Signature/' --benchmark_min_time=0.05 \
-    --benchmark_format=csv 2>/dev/null | grep '^"BM_Signature' | sort -t, -k4 -rn | head -10 |
+    --benchmark_format=csv 2>/dev/null | grep '^"BM_Signature' | sort -t, -k4 -rn | sed -n '1,10p' |
     while IFS=, read -r name _iters real cpu unit _rest; do
       record "sig.${name//\"/}" "$cpu $unit"
     done
