@@ -505,7 +505,7 @@ void KnowledgeBaseLoader::load_signature(const std::string& file, const YAML::No
   }
   // A fallback without a pattern takes any text of its keys.
   if (read_string(file, n, "pattern", s.pattern, !s.fallback) || s.fallback) {
-    auto re = regex_for(s.pattern);
+    auto re = compile_pattern(s.pattern);
     if (!re->ok()) {
       problem(file, n["pattern"], "signature '" + s.id + "': bad pattern: " + re->error());
     } else {
@@ -556,33 +556,15 @@ void KnowledgeBaseLoader::load_signature(const std::string& file, const YAML::No
 
 // One YAML file, read and parsed (the costly part of a load: done for all
 // files at once, on a few threads, before what they say is taken in order).
-// Its signatures' patterns are compiled there too (the next costliest part),
-// keyed by pattern; load_signature() takes them from `regexes`.
 struct ParsedFile {
   std::string file;
   bool read = false;
   std::string text;
   YAML::Node root;
   std::optional<LoadProblem> error;  // a syntax error
-  std::unordered_map<std::string, std::shared_ptr<RE2>> regexes;
 };
 
 namespace {
-
-// Compiles the pattern of every signature of `root` that has one as a string;
-// whatever else the file holds is load_signature()'s to judge.
-void compile_patterns(const YAML::Node& root, std::unordered_map<std::string, std::shared_ptr<RE2>>& out) {
-  if (!root.IsMap()) return;
-  const YAML::Node list = root["signatures"];
-  if (!list.IsDefined() || !list.IsSequence()) return;  // a missing key gives an invalid node
-  for (const YAML::Node& item : list) {
-    if (!item.IsMap()) continue;
-    const YAML::Node pattern = item["pattern"];
-    if (!pattern.IsDefined() || !pattern.IsScalar()) continue;
-    const std::string& text = pattern.Scalar();
-    if (!out.count(text)) out.emplace(text, compile_pattern(text));
-  }
-}
 
 void parse_file(const std::filesystem::path& path, ParsedFile& out) {
   out.file = path.string();
@@ -592,18 +574,10 @@ void parse_file(const std::filesystem::path& path, ParsedFile& out) {
     out.root = YAML::Load(out.text);
   } catch (const YAML::ParserException& e) {
     out.error = LoadProblem{{out.file, e.mark.line + 1}, "YAML syntax error: " + e.msg};
-    return;
   } catch (const YAML::Exception& e) {
     out.error = LoadProblem{{out.file, 0}, std::string("YAML error: ") + e.what()};
-    return;
   } catch (const std::exception& e) {
     out.error = LoadProblem{{out.file, 0}, std::string("cannot parse: ") + e.what()};
-    return;
-  }
-  try {
-    compile_patterns(out.root, out.regexes);
-  } catch (const std::exception&) {
-    out.regexes.clear();  // load_signature() compiles them, and says what is wrong with the file
   }
 }
 
@@ -624,13 +598,6 @@ void for_each_parallel(std::size_t n, Work&& work) {
 
 }  // namespace
 
-std::shared_ptr<RE2> KnowledgeBaseLoader::regex_for(const std::string& pattern) const {
-  if (regexes_ != nullptr) {
-    if (auto found = regexes_->find(pattern); found != regexes_->end()) return found->second;
-  }
-  return compile_pattern(pattern);
-}
-
 void KnowledgeBaseLoader::load_file(ParsedFile& parsed) {
   const std::string& file = parsed.file;
   if (!parsed.read) {
@@ -645,7 +612,6 @@ void KnowledgeBaseLoader::load_file(ParsedFile& parsed) {
   }
   const YAML::Node& root = parsed.root;
   if (root.IsNull()) return;
-  regexes_ = &parsed.regexes;  // `parsed` outlives load()
   if (!root.IsMap()) {
     problem(file, root, "top level must be a mapping with 'sections' and/or 'signatures'");
     return;
@@ -730,7 +696,6 @@ void KnowledgeBaseLoader::synthesize_fallbacks() {
     }
   }
   std::vector<Signature> made;
-  const std::shared_ptr<RE2> any_text = compile_pattern("");  // RE2 is immutable: one for all
   for (const Signature& s : kb_->signatures_) {
     if (s.fallback || s.keyless || !s.no_fallback.empty() || !s.regex) continue;
     Signature f;
@@ -757,7 +722,7 @@ void KnowledgeBaseLoader::synthesize_fallbacks() {
     f.clears = s.clears;
     f.incident = s.incident;
     f.where = s.where;
-    f.regex = any_text;
+    f.regex = compile_pattern("");
     f.group_names.assign(1, "");
     made.push_back(std::move(f));
   }

@@ -11,7 +11,6 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "tunneldoc/knowledge_base.h"
@@ -76,16 +75,12 @@ class KnowledgeBaseLoader {
   void read_rule_examples(const std::string& file, const YAML::Node& n, const char* key, std::vector<RuleExample>& out,
                           bool counter);
   void run_examples(const KnowledgeBase& kb, const Matcher& matcher);
-  // A pattern's regex: the one compiled when its file was parsed, else compiled now.
-  std::shared_ptr<re2::RE2> regex_for(const std::string& pattern) const;
 
   std::filesystem::path dir_;
   std::vector<LoadProblem> problems_;
   std::unique_ptr<KnowledgeBase> kb_ = std::make_unique<KnowledgeBase>();
   std::set<std::string> catalogue_slugs_;
   std::uint64_t hash_ = 1469598103934665603ULL;  // FNV-1a over every file read
-  // The regexes compiled with the file being loaded (its ParsedFile's).
-  const std::unordered_map<std::string, std::shared_ptr<re2::RE2>>* regexes_ = nullptr;
 };
 
 }  // namespace tunneldoc
